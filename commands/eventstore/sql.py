@@ -1,0 +1,180 @@
+"""The SQL text the store sends, built once per schema.
+
+Kept apart from the Python logic so that the statements can be read (and EXPLAINed) in one
+place, and so that tests can drive the same statements by hand, e.g. inside a transaction
+they keep open to stage a late commit.
+"""
+
+# ruff: noqa: S608 - identifiers are interpolated only after names.check_identifier; every
+# value is a bind parameter.
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from commands.eventstore.names import quote_identifier
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from uuid import UUID
+
+    from commands.eventstore.model import NewEvent, StreamRef
+
+#: Event columns in the order RecordedEvent is built from (see store._recorded).
+EVENT_COLUMN_NAMES = (
+    "position",
+    "stream_id",
+    "stream_type",
+    "workspace_id",
+    "version",
+    "event_id",
+    "type",
+    "data",
+    "actor",
+    "client_id",
+    "dot_counter",
+    "hlc",
+    "command_id",
+    "correlation_id",
+    "recorded_at",
+)
+EVENT_COLUMNS = ", ".join(EVENT_COLUMN_NAMES)
+
+
+def event_columns(alias: str) -> str:
+    """The event columns qualified by a table alias."""
+    return ", ".join(f"{alias}.{name}" for name in EVENT_COLUMN_NAMES)
+
+
+#: The highest safe position: the newest row older than every transaction still running.
+#: PostgreSQL turns max() into a backward scan of the primary key that stops at the first
+#: row that passes, which is normally the first or one of the first few.
+_HEAD = (
+    "SELECT coalesce(max(position), 0) FROM {s}.events"
+    " WHERE tx_id < (SELECT pg_snapshot_xmin(pg_current_snapshot()))"
+)
+
+
+@dataclass(frozen=True)
+class Statements:
+    """Every statement of the store for one schema."""
+
+    schema: str
+    append: str
+    head: str
+    head_of_types: str
+    read_safe: str
+    read_stream_asc: str
+    read_stream_desc: str
+    stream_version: str
+    command_result: str
+    command_exists: str
+    notify: str
+
+    @classmethod
+    def for_schema(cls, schema: str) -> Statements:
+        s = quote_identifier(schema)
+        head = _HEAD.format(s=s)
+        read_stream = (
+            f"SELECT {EVENT_COLUMNS} FROM {s}.events"
+            " WHERE stream_id = $1 AND version > $2 AND ($3::bigint IS NULL OR version <= $3)"
+            " AND position > $5"
+            " ORDER BY version {order} LIMIT $4"
+        )
+        return cls(
+            schema=schema,
+            append=(
+                f"SELECT first_position, recorded_at FROM {s}.append_events("
+                "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+            ),
+            head=head,
+            head_of_types=(
+                f"SELECT max(position) FROM {s}.events"
+                f" WHERE position <= ({head}) AND stream_type = ANY($1::text[])"
+            ),
+            # One statement, one snapshot: the head and the rows up to it are consistent,
+            # so a caller that got fewer rows than asked for may move its cursor to the head
+            # even when filters skipped rows (see EventStore.subscribe).
+            read_safe=(
+                f"SELECT h.head, {event_columns('e')}"
+                f" FROM ({head}) AS h(head)"
+                " LEFT JOIN LATERAL ("
+                f"   SELECT {EVENT_COLUMNS} FROM {s}.events"
+                "    WHERE position > $1 AND position <= h.head"
+                "      AND ($3::bigint IS NULL OR position <= $3)"
+                "      AND ($4::text[] IS NULL OR stream_type = ANY($4))"
+                "      AND ($5::text[] IS NULL OR type = ANY($5))"
+                "    ORDER BY position LIMIT $2"
+                " ) AS e ON true"
+                " ORDER BY e.position"
+            ),
+            read_stream_asc=read_stream.format(order="ASC"),
+            read_stream_desc=read_stream.format(order="DESC"),
+            stream_version=(
+                f"SELECT coalesce(max(version), 0) FROM {s}.events WHERE stream_id = $1"
+            ),
+            command_result=(
+                f"SELECT c.stream_id AS c_stream_id, c.version AS c_version, {event_columns('e')}"
+                f" FROM {s}.commands c"
+                f" LEFT JOIN {s}.events e"
+                "   ON e.position BETWEEN c.first_position AND c.last_position"
+                " WHERE c.command_id = $1"
+                " ORDER BY e.position"
+            ),
+            command_exists=f"SELECT EXISTS (SELECT 1 FROM {s}.commands WHERE command_id = $1)",
+            # Asynchronous commit: losing a wake-up in a crash is harmless (readers poll too),
+            # and waiting for an fsync per NOTIFY would be pure cost.
+            notify=("SELECT set_config('synchronous_commit', 'off', true), pg_notify($1, $2)"),
+        )
+
+
+def append_args(
+    stream: StreamRef,
+    expected_version: int,
+    events: Sequence[NewEvent],
+    command_id: UUID | None,
+) -> list[Any]:
+    """Bind parameters of ``Statements.append`` for a single-stream append."""
+    return [
+        command_id,
+        expected_version,
+        stream.stream_id,
+        stream.stream_type,
+        stream.workspace_id,
+        None,
+        None,
+        None,
+        None,
+        [e.event_id for e in events],
+        [e.type for e in events],
+        [e.data for e in events],
+        [e.actor for e in events],
+        [e.client_id for e in events],
+        [e.dot_counter for e in events],
+        [e.hlc for e in events],
+        [e.correlation_id for e in events],
+    ]
+
+
+def explicit_append_args(items: Sequence[tuple[StreamRef, int, NewEvent]]) -> list[Any]:
+    """Bind parameters of ``Statements.append`` for events that carry their own versions."""
+    return [
+        None,
+        None,
+        None,
+        None,
+        None,
+        [s.stream_id for s, _, _ in items],
+        [s.stream_type for s, _, _ in items],
+        [s.workspace_id for s, _, _ in items],
+        [v for _, v, _ in items],
+        [e.event_id for _, _, e in items],
+        [e.type for _, _, e in items],
+        [e.data for _, _, e in items],
+        [e.actor for _, _, e in items],
+        [e.client_id for _, _, e in items],
+        [e.dot_counter for _, _, e in items],
+        [e.hlc for _, _, e in items],
+        [e.correlation_id for _, _, e in items],
+    ]
