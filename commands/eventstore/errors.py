@@ -34,7 +34,7 @@ class VersionConflictError(EventStoreError):
         super().__init__(message or f"version conflict in stream {stream_id}")
 
 
-class WrongExpectedVersion(VersionConflictError):  # noqa: N818 - the name is the API
+class WrongExpectedVersion(VersionConflictError):
     """The stream was not at the version the caller decided against; nothing was written."""
 
     def __init__(self, stream_id: UUID, expected: int, actual: int) -> None:

@@ -13,8 +13,12 @@ import contextlib
 import logging
 import zlib
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 import asyncpg
+
+if TYPE_CHECKING:
+    from asyncpg.pool import PoolConnectionProxy
 
 log = logging.getLogger(__name__)
 
@@ -45,12 +49,12 @@ async def run_as_leader(
             async with pool.acquire() as conn:
                 if await conn.fetchval("SELECT pg_try_advisory_lock($1)", key):
                     if on_change is not None:
-                        on_change(True)
+                        on_change(True)  # noqa: FBT003 - a callback
                     try:
                         await _lead(conn, stop, work)
                     finally:
                         if on_change is not None:
-                            on_change(False)
+                            on_change(False)  # noqa: FBT003 - a callback
                         if not conn.is_closed():
                             with contextlib.suppress(asyncpg.PostgresError, OSError):
                                 await conn.execute("SELECT pg_advisory_unlock($1)", key)
@@ -62,7 +66,9 @@ async def run_as_leader(
 
 
 async def _lead(
-    conn: asyncpg.Connection, stop: asyncio.Event, work: Callable[[], Awaitable[None]]
+    conn: PoolConnectionProxy[asyncpg.Record],
+    stop: asyncio.Event,
+    work: Callable[[], Awaitable[None]],
 ) -> None:
     worker = asyncio.ensure_future(work())
     stopper = asyncio.ensure_future(stop.wait())

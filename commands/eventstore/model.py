@@ -7,8 +7,8 @@ stay ``bytes``: the store never parses them, the domain owns their shape.
 
 from __future__ import annotations
 
-from datetime import datetime  # noqa: TC003 - msgspec resolves annotations at runtime
-from uuid import UUID  # noqa: TC003 - msgspec resolves annotations at runtime
+from datetime import datetime
+from uuid import UUID
 
 import msgspec
 

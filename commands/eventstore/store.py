@@ -302,7 +302,7 @@ class EventStore:
 
     # -- waiting -------------------------------------------------------------------------
 
-    async def wait_for_events(self, after_position: int, timeout: float) -> bool:  # noqa: ASYNC109
+    async def wait_for_events(self, after_position: int, timeout: float) -> bool:
         """Wait until read_all(after_position=...) may return something; False on timeout.
 
         Raises EventStoreError if the store is (or gets) closed, so that nobody waits on a

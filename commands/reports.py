@@ -1,0 +1,329 @@
+"""The report command path: load → authorize → decide → append, with retries.
+
+One function decides each command against the report; `ReportHandler.handle_batch` runs a
+whole batch atomically. Within this process, batches for one report take turns (a lock per
+report), so they do not race each other; against other processes, optimistic concurrency on
+the stream version decides, and the loser catches up and decides again — edits merge, so two
+people editing one report at the same moment both succeed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from uuid import UUID
+
+from commands.authorization import Actor, Authorizer
+from commands.clock import ServerClock
+from commands.envelope import new_event
+from commands.errors import CommandRejected, ConcurrencyExhausted
+from commands.eventstore import (
+    AppendResult,
+    EventStore,
+    NewEvent,
+    RecordedEvent,
+    StreamRef,
+    WrongExpectedVersion,
+)
+from commands.report import (
+    AddPage,
+    AddVisual,
+    BindField,
+    ChangeVisualType,
+    ClearFilter,
+    CommandBatch,
+    CreateReport,
+    MovePage,
+    MoveVisual,
+    RemovePage,
+    RemoveVisual,
+    RenamePage,
+    RenameReport,
+    ReportCommand,
+    ResizeVisual,
+    SetFilter,
+    SetProperty,
+    UnbindField,
+)
+from commands.repository import Loaded, Repository
+from domain.errors import AlreadyExists, DomainError, NotFound
+from domain.metadata import EventMetadata
+from domain.report.aggregate import Report
+from domain.report.events import ReportEvent, decode, encode
+from domain.versions import Dot
+
+STREAM_TYPE = "report"
+#: Version conflicts (another process appended first) are retried this many times, with a
+#: short random pause that grows, so that two busy servers take turns.
+MAX_ATTEMPTS = 50
+MAX_BACKOFF_SECONDS = 0.05
+
+
+def decide(report: Report, command: ReportCommand) -> ReportEvent:  # noqa: C901, PLR0911, PLR0912 - one arm per command
+    """The event one command produces on `report` as it stands (raises DomainError)."""
+    match command:
+        case RenameReport():
+            return report.rename(command.name)
+        case AddPage():
+            return report.add_page(command.page_id, command.name, command.index)
+        case RenamePage():
+            return report.rename_page(command.page_id, command.name)
+        case MovePage():
+            return report.move_page(command.page_id, command.index)
+        case RemovePage():
+            return report.remove_page(command.page_id)
+        case AddVisual():
+            return report.add_visual(
+                command.visual_id,
+                command.page_id,
+                command.visual_type,
+                x=command.x,
+                y=command.y,
+                w=command.w,
+                h=command.h,
+            )
+        case MoveVisual():
+            return report.move_visual(
+                command.visual_id, command.x, command.y, z_index=command.z_index
+            )
+        case ResizeVisual():
+            return report.resize_visual(command.visual_id, command.w, command.h)
+        case ChangeVisualType():
+            return report.change_visual_type(command.visual_id, command.visual_type)
+        case RemoveVisual():
+            return report.remove_visual(command.visual_id)
+        case BindField():
+            return report.bind_field(
+                command.visual_id, command.well, command.field, command.aggregation, command.index
+            )
+        case UnbindField():
+            return report.unbind_field(command.visual_id, command.well, command.field)
+        case SetProperty():
+            return report.set_property(command.target, command.path, command.value)
+        case SetFilter():
+            return report.set_filter(command.target, command.field, command.filter)
+        case ClearFilter():
+            return report.clear_filter(command.target, command.field)
+
+
+def apply_recorded(report: Report, event: RecordedEvent, meta: EventMetadata) -> None:
+    report.apply(decode(event.data), meta)
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    """What a batch produced: the stream version after it and the events, as recorded."""
+
+    report_id: UUID
+    workspace_id: UUID
+    version: int
+    events: Sequence[RecordedEvent]
+    duplicate: bool
+
+    @property
+    def position(self) -> int:
+        """The global position of the batch's last event (0 if it produced none)."""
+        return self.events[-1].position if self.events else 0
+
+
+class ReportHandler:
+    def __init__(
+        self,
+        store: EventStore,
+        authorizer: Authorizer,
+        *,
+        clock: ServerClock | None = None,
+        capacity: int = 2000,
+        on_outcome: Callable[[str, int], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.authorizer = authorizer
+        self.clock = clock or ServerClock()
+        self.reports: Repository[Report] = Repository(
+            store, new=Report, apply=apply_recorded, capacity=capacity
+        )
+        self._on_outcome = on_outcome
+
+    def _count(self, outcome: str, events: int = 0) -> None:
+        if self._on_outcome is not None:
+            self._on_outcome(outcome, events)
+
+    # -- reads (interim: the report document comes from the aggregate until the projection
+    #    issue gives it a read model) ------------------------------------------------------
+
+    async def load(self, report_id: UUID, actor: Actor) -> Loaded[Report]:
+        """The report, caught up with the store, if `actor` may view it.
+
+        The caller reads the entry's aggregate, version and position right away (no await in
+        between), so they agree with each other."""
+        entry = await self.reports.load(report_id)
+        async with entry.lock:
+            await self.reports.catch_up(entry, report_id)
+            report = entry.aggregate
+            if not report.exists:
+                raise NotFound(f"report {report_id} does not exist", code="report_not_found")
+            await self.authorizer.require_view(_workspace_of(report), actor.id)
+            return entry
+
+    async def workspace_of(self, report_id: UUID, actor: Actor) -> UUID:
+        entry = await self.load(report_id, actor)
+        return _workspace_of(entry.aggregate)
+
+    # -- writes -------------------------------------------------------------------------------
+
+    async def create(self, workspace_id: UUID, request: CreateReport, actor: Actor) -> BatchOutcome:
+        await self.authorizer.require_edit(workspace_id, actor.id)
+        report_id = request.id or uuid.uuid4()
+        command_id = request.command_id or uuid.uuid4()
+        entry = self.reports.cached(report_id)
+        async with entry.lock:
+            await self.reports.catch_up(entry, report_id)
+            report = entry.aggregate
+            if report.exists or entry.version > 0:
+                duplicate = await self.store.find_command(command_id)
+                if duplicate is not None:
+                    return self._outcome(report, duplicate)
+                raise AlreadyExists(f"report {report_id} exists", code="report_exists")
+            payload = report.create(workspace_id, request.name, request.dataset_id)
+            meta = self._stamp(report, request.client_id, actor, command_id, None)
+            stream = StreamRef(
+                stream_id=report_id, stream_type=STREAM_TYPE, workspace_id=workspace_id
+            )
+            result = await self._append(entry, stream, [(payload, meta)], command_id=command_id)
+            return self._outcome(entry.aggregate, result)
+
+    async def handle_batch(
+        self, report_id: UUID, batch: CommandBatch, actor: Actor
+    ) -> BatchOutcome:
+        """Decide and append a whole batch, atomically and idempotently."""
+        entry = self.reports.cached(report_id)
+        async with entry.lock:
+            if entry.version == 0:
+                await self.reports.catch_up(entry, report_id)
+            if batch.hlc is not None:
+                self.clock.observe(batch.hlc)
+            for attempt in range(MAX_ATTEMPTS):
+                report = entry.aggregate
+                if not report.exists:
+                    raise NotFound(f"report {report_id} does not exist", code="report_not_found")
+                workspace_id = _workspace_of(report)
+                await self.authorizer.require_edit(workspace_id, actor.id)
+                savepoint = report.savepoint()
+                try:
+                    decided = self._decide_all(report, batch, actor)
+                except CommandRejected:
+                    report.rollback_to(savepoint)
+                    duplicate = await self.store.find_command(batch.command_id)
+                    if duplicate is not None:
+                        return self._outcome(report, duplicate)
+                    raise
+                stream = StreamRef(
+                    stream_id=report_id, stream_type=STREAM_TYPE, workspace_id=workspace_id
+                )
+                try:
+                    result = await self._append(
+                        entry, stream, decided, command_id=batch.command_id, savepoint=savepoint
+                    )
+                except WrongExpectedVersion:
+                    self._count("conflict_retry")
+                    if attempt:
+                        await asyncio.sleep(
+                            random.uniform(0, min(0.001 * 2**attempt, MAX_BACKOFF_SECONDS))  # noqa: S311
+                        )
+                    await self.reports.catch_up(entry, report_id)
+                    continue
+                return self._outcome(entry.aggregate, result)
+        raise ConcurrencyExhausted(
+            f"report {report_id} is being edited too fast from several servers; "
+            "send the same batch again (it is idempotent)"
+        )
+
+    def _decide_all(
+        self, report: Report, batch: CommandBatch, actor: Actor
+    ) -> list[tuple[ReportEvent, EventMetadata]]:
+        decided: list[tuple[ReportEvent, EventMetadata]] = []
+        for index, command in enumerate(batch.commands):
+            try:
+                payload = decide(report, command)
+            except DomainError as exc:
+                raise CommandRejected(index, type(command).__name__, exc) from exc
+            meta = self._stamp(
+                report, batch.client_id, actor, batch.command_id, batch.correlation_id
+            )
+            report.apply(payload, meta)
+            decided.append((payload, meta))
+        return decided
+
+    def _stamp(
+        self,
+        report: Report,
+        replica: str,
+        actor: Actor,
+        command_id: UUID,
+        correlation_id: UUID | None,
+    ) -> EventMetadata:
+        self.clock.observe(report.max_hlc, max_drift_ms=None)
+        return EventMetadata(
+            event_id=uuid.uuid4(),
+            replica=replica,
+            dot=Dot(replica, report.version_vector.get(replica) + 1),
+            hlc=self.clock.next(),
+            actor=actor.id,
+            command_id=command_id,
+            correlation_id=correlation_id or command_id,
+        )
+
+    async def _append(
+        self,
+        entry: Loaded[Report],
+        stream: StreamRef,
+        decided: Sequence[tuple[ReportEvent, EventMetadata]],
+        *,
+        command_id: UUID,
+        savepoint: object | None = None,
+    ) -> AppendResult:
+        report = entry.aggregate
+        if savepoint is None:
+            savepoint = report.savepoint()
+            for payload, meta in decided:
+                report.apply(payload, meta)
+        events: list[NewEvent] = [
+            new_event(str(payload.__struct_config__.tag), encode(payload), meta)
+            for payload, meta in decided
+        ]
+        try:
+            result = await self.store.append(stream, entry.version, events, command_id=command_id)
+        except BaseException:
+            report.rollback_to(savepoint)  # type: ignore[arg-type]
+            raise
+        if result.duplicate:
+            # Nothing was appended: the batch had been applied before (and is in the stream).
+            report.rollback_to(savepoint)  # type: ignore[arg-type]
+            self._count("duplicate")
+            await self.reports.catch_up(entry, stream.stream_id)
+            return result
+        report.release(savepoint)  # type: ignore[arg-type]
+        entry.version = result.version
+        if result.events:
+            entry.position = result.events[-1].position
+        self._count("appended", len(result.events))
+        return result
+
+    def _outcome(self, report: Report, result: AppendResult) -> BatchOutcome:
+        return BatchOutcome(
+            report_id=report.id,
+            workspace_id=_workspace_of(report),
+            version=result.version,
+            events=result.events,
+            duplicate=result.duplicate,
+        )
+
+
+def _workspace_of(report: Report) -> UUID:
+    workspace_id = report.workspace_id
+    if workspace_id is None:  # pragma: no cover - exists implies created
+        raise NotFound(f"report {report.id} has no workspace", code="report_not_found")
+    return workspace_id
