@@ -8,7 +8,8 @@ README.md lists every variable.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from functools import partial
 from pathlib import Path
 from typing import Literal
 
@@ -85,45 +86,52 @@ def _identifier(name: str, raw: str) -> str:
     return raw
 
 
+def _float(name: str, raw: str, *, low: int, high: int) -> float:
+    return float(_integer(name, raw, low=low, high=high))
+
+
+def _choice(*allowed: str) -> Callable[[str, str], str]:
+    def parse(name: str, raw: str) -> str:
+        if raw not in allowed:
+            raise SettingsError(f"{name}={raw!r} must be one of {', '.join(allowed)}")
+        return raw
+
+    return parse
+
+
+def _text(_name: str, raw: str) -> str:
+    return raw
+
+
+#: LOUPE_<KEY> → (field, parser). Each parser gets the variable's name for its error message.
+_PARSERS: dict[str, tuple[str, Callable[[str, str], object]]] = {
+    "HOST": ("host", _text),
+    "PORT": ("port", partial(_integer, low=1, high=65535)),
+    "DATA_DIR": ("data_dir", lambda _name, raw: Path(raw)),
+    "DATABASE_URL": ("database_url", _text),
+    "NATS_URL": ("nats_url", _text),
+    "REDIS_URL": ("redis_url", _text),
+    "DATABASE_SCHEMA": ("database_schema", _identifier),
+    "DATABASE_POOL_SIZE": ("database_pool_size", partial(_integer, low=2, high=500)),
+    "NATS_STREAM": ("nats_stream", _identifier),
+    "NATS_SUBJECT_PREFIX": ("nats_subject_prefix", _identifier),
+    "NATS_MAX_AGE": ("nats_max_age", partial(_float, low=60, high=10 * 365 * 86400)),
+    "REDIS_PREFIX": ("redis_prefix", _text),
+    "DEV_AUTH": ("dev_auth", _flag),
+    "LOG_FORMAT": ("log_format", _choice("console", "json")),
+    "LOG_LEVEL": ("log_level", lambda _name, raw: raw.upper()),
+}
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read the settings from ``env`` (default: the process environment)."""
     source = os.environ if env is None else env
-
-    def get(key: str) -> str | None:
-        value = source.get(f"LOUPE_{key}")
-        return value if value not in (None, "") else None
-
     values: dict[str, object] = {}
-    if (host := get("HOST")) is not None:
-        values["host"] = host
-    if (port := get("PORT")) is not None:
-        values["port"] = _integer("LOUPE_PORT", port, low=1, high=65535)
+    for key, (field, parse) in _PARSERS.items():
+        name = f"LOUPE_{key}"
+        raw = source.get(name)
+        if raw not in (None, ""):
+            values[field] = parse(name, raw)
+    if "port" in values:
         values["port_fixed"] = True
-    if (data_dir := get("DATA_DIR")) is not None:
-        values["data_dir"] = Path(data_dir)
-    for key in ("DATABASE_URL", "NATS_URL", "REDIS_URL"):
-        if (url := get(key)) is not None:
-            values[key.lower()] = url
-    if (schema := get("DATABASE_SCHEMA")) is not None:
-        values["database_schema"] = _identifier("LOUPE_DATABASE_SCHEMA", schema)
-    if (pool := get("DATABASE_POOL_SIZE")) is not None:
-        values["database_pool_size"] = _integer("LOUPE_DATABASE_POOL_SIZE", pool, low=2, high=500)
-    if (stream := get("NATS_STREAM")) is not None:
-        values["nats_stream"] = _identifier("LOUPE_NATS_STREAM", stream)
-    if (prefix := get("NATS_SUBJECT_PREFIX")) is not None:
-        values["nats_subject_prefix"] = _identifier("LOUPE_NATS_SUBJECT_PREFIX", prefix)
-    if (max_age := get("NATS_MAX_AGE")) is not None:
-        values["nats_max_age"] = float(
-            _integer("LOUPE_NATS_MAX_AGE", max_age, low=60, high=10 * 365 * 86400)
-        )
-    if (redis_prefix := get("REDIS_PREFIX")) is not None:
-        values["redis_prefix"] = redis_prefix
-    if (dev_auth := get("DEV_AUTH")) is not None:
-        values["dev_auth"] = _flag("LOUPE_DEV_AUTH", dev_auth)
-    if (log_format := get("LOG_FORMAT")) is not None:
-        if log_format not in ("console", "json"):
-            raise SettingsError(f"LOUPE_LOG_FORMAT={log_format!r} must be 'console' or 'json'")
-        values["log_format"] = log_format
-    if (log_level := get("LOG_LEVEL")) is not None:
-        values["log_level"] = log_level.upper()
     return msgspec.structs.replace(Settings(), **values)

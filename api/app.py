@@ -1,0 +1,86 @@
+"""The Litestar application: routes, auth, errors, OpenAPI, metrics and the services' lifespan."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+from collections.abc import AsyncIterator
+from importlib.metadata import version
+
+from litestar import Litestar
+from litestar.config.cors import CORSConfig
+from litestar.middleware.base import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+
+from api.auth import DEV_USER_HEADER, DevAuthMiddleware
+from api.bootstrap import open_services
+from api.metrics import Metrics, MetricsMiddleware
+from api.problems import EXCEPTION_HANDLERS
+from api.routes.live import live
+from api.routes.reports import get_events, get_report, post_commands
+from api.routes.service import health, metrics
+from api.routes.workspaces import create_report, create_workspace, list_workspaces
+from api.settings import Settings
+
+log = logging.getLogger("loupe")
+
+
+def create_app(settings: Settings, *, processors: bool = True) -> Litestar:
+    """Build the app. The engines must be reachable (embedded or external) when it starts."""
+    app_metrics = Metrics()
+
+    @contextlib.asynccontextmanager
+    async def services_lifespan(app: Litestar) -> AsyncIterator[None]:
+        async with open_services(settings, processors=processors, metrics=app_metrics) as services:
+            app.state.services = services
+            url = getattr(app.state, "public_url", None)
+            if url:
+                banner = f"Loupe is running at {url}"
+                if settings.dev_auth:
+                    banner += f"  (development identity: send {DEV_USER_HEADER}: <name>)"
+                print(banner, file=sys.stderr, flush=True)  # noqa: T201 - the promised printed URL
+            yield
+
+    return Litestar(
+        route_handlers=[
+            health,
+            metrics,
+            create_workspace,
+            list_workspaces,
+            create_report,
+            get_report,
+            post_commands,
+            get_events,
+            live,
+        ],
+        lifespan=[services_lifespan],
+        middleware=[
+            DefineMiddleware(MetricsMiddleware, metrics=app_metrics),
+            DefineMiddleware(DevAuthMiddleware, enabled=settings.dev_auth),
+        ],
+        exception_handlers=EXCEPTION_HANDLERS,
+        openapi_config=OpenAPIConfig(
+            title="Loupe",
+            version=version("loupe"),
+            description=(
+                "Self-hosted BI report designer: every edit is an event; live co-editing, "
+                "offline sync and full history. Errors are RFC 9457 problem+json."
+            ),
+            path="/schema",
+            components=Components(
+                security_schemes={
+                    "devUser": SecurityScheme(
+                        type="apiKey",
+                        name=DEV_USER_HEADER,
+                        security_scheme_in="header",
+                        description="Development identity (LOUPE_DEV_AUTH=1 only).",
+                    )
+                }
+            ),
+            security=[{"devUser": []}],
+        ),
+        cors_config=CORSConfig(allow_origins=[]),
+        debug=False,
+    )

@@ -1,0 +1,225 @@
+"""The composition root: builds every part of Loupe from the settings, for the app, the
+background processes, the tests and the benchmarks alike."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+import redis.asyncio as aioredis
+from nats.aio.client import Client as NatsClient
+
+import projections
+import sync
+from api.metrics import Metrics
+from api.settings import Settings
+from commands.authorization import Authorizer
+from commands.clock import ServerClock
+from commands.eventstore import EventStore, connect_store, migrate
+from commands.reports import ReportHandler
+from commands.workspaces import WorkspaceHandler
+from projections.runner import ProjectionRunner
+from projections.workspaces import WorkspaceCatalogue
+from sync.bus import EventBus, connect_nats
+from sync.live import LiveHub
+from sync.relay import Relay
+
+log = logging.getLogger(__name__)
+
+#: Component → its migrations directory. Order matters: the event store first.
+MIGRATIONS: tuple[tuple[str, Path | None], ...] = (
+    ("eventstore", None),
+    ("sync", Path(sync.__file__).parent / "migrations"),
+    ("projections", Path(projections.__file__).parent / "migrations"),
+)
+
+
+def _require(url: str | None, what: str) -> str:
+    if url is None:
+        raise RuntimeError(f"no {what} URL: start the embedded engines or set LOUPE_{what}_URL")
+    return url
+
+
+async def migrate_all(settings: Settings) -> list[str]:
+    """Apply every component's pending migrations (idempotent, safe to run concurrently)."""
+    conn = await asyncpg.connect(_require(settings.database_url, "DATABASE"))
+    applied: list[str] = []
+    try:
+        for component, directory in MIGRATIONS:
+            if directory is None:
+                applied += await migrate(conn, settings.database_schema)
+            else:
+                applied += await migrate(conn, settings.database_schema, component, directory)
+    finally:
+        await conn.close()
+    return applied
+
+
+@dataclass(eq=False)
+class Services:
+    settings: Settings
+    store: EventStore
+    pool: asyncpg.Pool
+    nats: NatsClient
+    bus: EventBus
+    redis: aioredis.Redis
+    metrics: Metrics
+    clock: ServerClock
+    authorizer: Authorizer
+    reports: ReportHandler
+    workspaces: WorkspaceHandler
+    relay: Relay
+    hub: LiveHub
+    projections: dict[str, ProjectionRunner]
+    processors: bool
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    #: Last values read for the scrape-time gauges.
+    head_position: int = 0
+
+    @property
+    def schema(self) -> str:
+        return self.settings.database_schema
+
+    async def ping_postgres(self) -> None:
+        await self.pool.fetchval("SELECT 1")
+
+    async def ping_nats(self) -> None:
+        if not self.nats.is_connected:
+            raise ConnectionError(f"not connected (status {self.nats._status})")  # noqa: SLF001
+        await self.nats.flush(timeout=1)
+
+    async def ping_redis(self) -> None:
+        await self.redis.ping()
+
+    async def refresh_gauges(self) -> None:
+        self.head_position = await self.store.head_position()
+
+    def start_processors(self) -> None:
+        """Run the relay and the projections in this process (each leader-elected)."""
+        self.tasks.append(asyncio.create_task(self.relay.run(self.stop), name="relay"))
+        for runner in self.projections.values():
+            self.tasks.append(
+                asyncio.create_task(runner.run(self.stop), name=f"projection:{runner.name}")
+            )
+
+
+def _register_gauges(services: Services) -> None:
+    metrics = services.metrics
+
+    def relay_lag() -> list[tuple[dict[str, str], float]]:
+        if not services.relay.is_leader:
+            return []
+        return [({}, float(max(0, services.head_position - services.relay.position)))]
+
+    def projection_lag() -> list[tuple[dict[str, str], float]]:
+        return [
+            ({"projection": name}, float(max(0, services.head_position - runner.position)))
+            for name, runner in services.projections.items()
+            if runner.is_leader
+        ]
+
+    metrics.gauge(
+        "loupe_relay_lag_positions",
+        "Positions between the newest safe event and the last one acknowledged by NATS",
+        relay_lag,
+    )
+    metrics.gauge(
+        "loupe_projection_lag_positions",
+        "Positions between the newest safe event and a projection's position",
+        projection_lag,
+    )
+    metrics.gauge(
+        "loupe_live_connections",
+        "WebSocket connections on this process",
+        lambda: [({}, float(services.hub.connection_count))],
+    )
+
+
+@contextlib.asynccontextmanager
+async def open_services(
+    settings: Settings, *, processors: bool = True, metrics: Metrics | None = None
+) -> AsyncIterator[Services]:
+    """Everything the app needs, connected; closed in reverse order on exit."""
+    database_url = _require(settings.database_url, "DATABASE")
+    async with contextlib.AsyncExitStack() as stack:
+        await migrate_all(settings)
+        store = await connect_store(
+            database_url,
+            settings.database_schema,
+            max_size=settings.database_pool_size,
+            run_migrations=False,
+        )
+        stack.push_async_callback(store.close)
+        pool = await asyncpg.create_pool(
+            database_url, min_size=1, max_size=settings.database_pool_size
+        )
+        stack.push_async_callback(pool.close)
+        nc = await connect_nats(_require(settings.nats_url, "NATS"))
+        stack.push_async_callback(nc.close)
+        bus = EventBus(
+            nc,
+            stream=settings.nats_stream,
+            subject_prefix=settings.nats_subject_prefix,
+            max_age=settings.nats_max_age,
+        )
+        await bus.ensure_stream()
+        redis = aioredis.Redis.from_url(_require(settings.redis_url, "REDIS"))
+        stack.push_async_callback(redis.aclose)
+
+        metrics = metrics or Metrics()
+        clock = ServerClock()
+        authorizer = Authorizer(store)
+
+        def count(outcome: str, events: int) -> None:
+            metrics.command_batches.labels(outcome).inc()
+            if events:
+                metrics.events_appended.inc(events)
+
+        reports = ReportHandler(store, authorizer, clock=clock, on_outcome=count)
+        workspaces = WorkspaceHandler(store, authorizer, clock, on_outcome=count)
+        relay = Relay(
+            store,
+            bus,
+            pool,
+            settings.database_schema,
+            on_published=metrics.events_published.inc,
+        )
+        hub = LiveHub(bus)
+        hub.start()
+        stack.push_async_callback(hub.close)
+        catalogue = WorkspaceCatalogue(settings.database_schema)
+        runners = {
+            catalogue.name: ProjectionRunner(catalogue, store, pool, settings.database_schema)
+        }
+        services = Services(
+            settings=settings,
+            store=store,
+            pool=pool,
+            nats=nc,
+            bus=bus,
+            redis=redis,
+            metrics=metrics,
+            clock=clock,
+            authorizer=authorizer,
+            reports=reports,
+            workspaces=workspaces,
+            relay=relay,
+            hub=hub,
+            projections=runners,
+            processors=processors,
+        )
+        _register_gauges(services)
+        if processors:
+            services.start_processors()
+        try:
+            yield services
+        finally:
+            services.stop.set()
+            if services.tasks:
+                await asyncio.gather(*services.tasks, return_exceptions=True)

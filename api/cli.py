@@ -1,0 +1,204 @@
+"""The `loupe` command: serve, projector, worker, migrate.
+
+`loupe serve` with no configuration starts the embedded engines (PostgreSQL, NATS, Redis) as
+its own children, migrates, serves the API and runs the background processors (the NATS relay
+and the projections) in the same process. In production each role runs on its own (compose.yaml):
+`loupe serve --no-processors` x N behind nginx, one or more `loupe projector`, `loupe worker`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import logging
+import signal
+import socket
+import sys
+from collections.abc import Iterator
+
+import click
+import msgspec
+
+from api.logs import configure_logging
+from api.settings import Settings, SettingsError, load_settings
+
+log = logging.getLogger("loupe")
+
+_PORT_SEARCH = 50
+
+
+def _settings(**overrides: object) -> Settings:
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        raise click.UsageError(str(exc)) from None
+    changes = {key: value for key, value in overrides.items() if value is not None}
+    if "port" in changes:
+        changes["port_fixed"] = True
+    return msgspec.structs.replace(settings, **changes)
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+                return False
+            raise
+    return True
+
+
+def choose_port(settings: Settings) -> int:
+    """The configured port, or (when none was asked for) the first free one after it."""
+    if settings.port_fixed:
+        if not _port_free(settings.host, settings.port):
+            raise click.ClickException(
+                f"port {settings.port} on {settings.host} is in use; choose another with --port"
+            )
+        return settings.port
+    for port in range(settings.port, min(settings.port + _PORT_SEARCH, 65536)):
+        if _port_free(settings.host, port):
+            return port
+    raise click.ClickException(
+        f"no free port in {settings.port}..{settings.port + _PORT_SEARCH - 1}; use --port"
+    )
+
+
+@contextlib.contextmanager
+def _engines(settings: Settings) -> Iterator[Settings]:
+    """Start the embedded engines the settings ask for; yield settings that point at them."""
+    wanted = settings.embedded_engines
+    if not wanted:
+        yield settings
+        return
+    from api.engines import EmbeddedEngines, EngineError  # noqa: PLC0415 - only when embedded
+
+    data_dir = settings.data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    click.echo(f"Starting embedded {', '.join(wanted)} (data in {data_dir}) ...", err=True)
+    try:
+        engines = EmbeddedEngines(data_dir, wanted)
+        engines.__enter__()
+    except EngineError as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        urls = engines.urls
+        yield msgspec.structs.replace(
+            settings,
+            database_url=urls.get("postgres", settings.database_url),
+            nats_url=urls.get("nats", settings.nats_url),
+            redis_url=urls.get("redis", settings.redis_url),
+        )
+    finally:
+        click.echo("Stopping embedded engines ...", err=True)
+        engines.stop()
+
+
+@click.group()
+@click.version_option(package_name="loupe")
+def main() -> None:
+    """Loupe — a self-hosted BI report designer."""
+
+
+@main.command()
+@click.option("--host", default=None, help="Interface to listen on (LOUPE_HOST; 127.0.0.1).")
+@click.option(
+    "--port", type=click.IntRange(1, 65535), default=None, help="Port (LOUPE_PORT; 8000)."
+)
+@click.option(
+    "--processors/--no-processors",
+    default=True,
+    help="Also run the NATS relay and the projections in this process (default: yes).",
+)
+def serve(host: str | None, port: int | None, *, processors: bool) -> None:
+    """Serve the API (and, with no configuration, the embedded engines it needs)."""
+    import uvicorn  # noqa: PLC0415 - keep `loupe --help` fast
+
+    from api.app import create_app  # noqa: PLC0415
+
+    settings = _settings(host=host, port=port)
+    configure_logging(settings)
+    chosen = choose_port(settings)
+    with _engines(settings) as running:
+        asyncio.run(_migrate(running))
+        app = create_app(running, processors=processors)
+        url = f"http://{_display_host(running.host)}:{chosen}"
+        app.state.public_url = url
+        config = uvicorn.Config(
+            app,
+            host=running.host,
+            port=chosen,
+            loop="uvloop",
+            http="httptools",
+            ws="websockets-sansio",
+            lifespan="on",
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=10,
+        )
+        server = uvicorn.Server(config)
+        # uvicorn re-raises the signal that stopped it once it has shut down; with these
+        # handlers in place that re-raise is a no-op, so we go on to stop the engines in order.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, _ignore_signal)
+        server.run()
+        if not server.started:
+            raise click.ClickException("Loupe could not start; see the log above")
+
+
+def _ignore_signal(_sig: int, _frame: object) -> None:
+    """Shutdown is already under way."""
+
+
+def _display_host(host: str) -> str:
+    if host in ("0.0.0.0", "::"):  # noqa: S104 - only for display
+        return "localhost"
+    return f"[{host}]" if ":" in host else host
+
+
+@main.command()
+def projector() -> None:
+    """Run the background processors only: the NATS relay and the projections."""
+    from api.processes import run_projector  # noqa: PLC0415
+
+    settings = _settings()
+    configure_logging(settings)
+    with _engines(settings) as running:
+        asyncio.run(_migrate(running))
+        run_projector(running)
+
+
+@main.command()
+def worker() -> None:
+    """Run the job worker (arq on Redis): exports and scheduled deliveries."""
+    from api.processes import run_worker  # noqa: PLC0415
+
+    settings = _settings()
+    configure_logging(settings)
+    with _engines(settings) as running:
+        run_worker(running)
+
+
+@main.command()
+def migrate() -> None:
+    """Apply pending database migrations and exit."""
+    settings = _settings()
+    configure_logging(settings)
+    with _engines(settings) as running:
+        applied = asyncio.run(_migrate(running))
+    click.echo(
+        f"{len(applied)} migration(s) applied" + (f": {', '.join(applied)}" if applied else "")
+    )
+
+
+async def _migrate(settings: Settings) -> list[str]:
+    from api.bootstrap import migrate_all  # noqa: PLC0415
+
+    return await migrate_all(settings)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,89 @@
+"""Response bodies of the HTTP API (msgspec Structs: they document the OpenAPI schema too)."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+import msgspec
+
+from sync.wire import EventMessage
+
+
+class WorkspaceOut(msgspec.Struct, frozen=True, kw_only=True):
+    id: UUID
+    name: str
+    #: The caller's role in it.
+    role: str
+    version: int
+
+
+class WorkspaceList(msgspec.Struct, frozen=True, kw_only=True):
+    workspaces: list[WorkspaceOut]
+
+
+class Layout(msgspec.Struct, frozen=True, kw_only=True):
+    x: int
+    y: int
+    w: int
+    h: int
+
+
+class FieldRef(msgspec.Struct, frozen=True, kw_only=True):
+    field: str
+    aggregation: str | None
+
+
+class VisualOut(msgspec.Struct, frozen=True, kw_only=True):
+    id: UUID
+    visual_type: str
+    layout: Layout
+    wells: dict[str, list[FieldRef]]
+    properties: dict[str, Any]
+    #: Each is a query-spec filter: ``{"field", "op", ...}``.
+    filters: list[dict[str, Any]]
+
+
+class PageOut(msgspec.Struct, frozen=True, kw_only=True):
+    id: UUID
+    name: str
+    filters: list[dict[str, Any]]
+    properties: dict[str, Any]
+    visuals: list[VisualOut]
+
+
+class ReportDocument(msgspec.Struct, frozen=True, kw_only=True):
+    """The report as it stands: pages and visuals in display order."""
+
+    id: UUID
+    workspace_id: UUID
+    name: str
+    dataset_id: UUID | None
+    #: The report's stream version: how many edits it has had.
+    version: int
+    #: The global position of its latest event.
+    position: int
+    filters: list[dict[str, Any]]
+    properties: dict[str, Any]
+    pages: list[PageOut]
+
+
+class CommandResult(msgspec.Struct, frozen=True, kw_only=True):
+    """The answer to a command batch (also the answer to a repeated one)."""
+
+    report_id: UUID
+    command_id: UUID
+    #: The report's version after the batch.
+    version: int
+    #: The global position of the batch's last event: pass it as ``min_position`` to read
+    #: your own write.
+    position: int
+    #: True when this ``command_id`` had been applied before: nothing new was appended.
+    duplicate: bool
+    events: list[EventMessage]
+
+
+class EventPage(msgspec.Struct, frozen=True, kw_only=True):
+    events: list[EventMessage]
+    #: Pass as ``after`` to get the next page; ``None`` when this page was the last.
+    next_after: int | None
