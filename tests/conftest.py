@@ -1,9 +1,10 @@
 """Fixtures shared by the whole suite.
 
 The suite runs against real engines. For each of PostgreSQL, NATS (JetStream) and Redis it uses,
-in order: the URL in ``LOUPE_TEST_DATABASE_URL`` / ``LOUPE_TEST_NATS_URL`` / ``LOUPE_TEST_REDIS_URL``;
-the server on the standard local port when one answers; otherwise an embedded engine that this
-session starts (and stops) itself. A part that cannot be tested fails loudly: nothing is skipped.
+in order: the URL in ``LOUPE_TEST_DATABASE_URL`` / ``LOUPE_TEST_NATS_URL`` /
+``LOUPE_TEST_REDIS_URL``; the server on the standard local port when one answers; otherwise an
+embedded engine that this session starts (and stops) itself. A part that cannot be tested fails
+loudly: nothing is skipped.
 
 Each test gets its own PostgreSQL schema, JetStream stream + subject prefix and Redis key
 prefix, so no test can see another's state or state left by an earlier run.
@@ -18,9 +19,9 @@ import socket
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import msgspec
@@ -62,11 +63,11 @@ async def _postgres_answers(url: str) -> bool:
 async def _jetstream_answers(url: str) -> bool:
     try:
         nc = await nats.connect(url, connect_timeout=2, max_reconnect_attempts=0)
-    except Exception:  # noqa: BLE001 - any failure means "not usable"
+    except Exception:
         return False
     try:
         await nc.jetstream().account_info()
-    except Exception:  # noqa: BLE001
+    except Exception:
         return False
     finally:
         await nc.close()
@@ -88,7 +89,12 @@ def engines() -> Iterator[EngineUrls]:
     """URLs of the three engines, starting embedded ones for whatever is not running."""
     urls: dict[str, str] = {}
     checks = {
-        "postgres": (os.environ.get("LOUPE_TEST_DATABASE_URL"), LOCAL_POSTGRES, 5432, _postgres_answers),
+        "postgres": (
+            os.environ.get("LOUPE_TEST_DATABASE_URL"),
+            LOCAL_POSTGRES,
+            5432,
+            _postgres_answers,
+        ),
         "nats": (os.environ.get("LOUPE_TEST_NATS_URL"), LOCAL_NATS, 4222, _jetstream_answers),
         "redis": (os.environ.get("LOUPE_TEST_REDIS_URL"), LOCAL_REDIS, 6379, _redis_answers),
     }
@@ -149,7 +155,7 @@ class NatsNames:
 
 @pytest.fixture
 async def nats_names(engines: EngineUrls) -> AsyncIterator[NatsNames]:
-    """A JetStream stream name and subject prefix of this test's own; the stream is deleted after."""
+    """A JetStream stream and subject prefix of this test's own; the stream is deleted after."""
     token = uuid.uuid4().hex[:16]
     names = NatsNames(stream=f"T_{token}", subject_prefix=f"t_{token}")
     yield names

@@ -1,0 +1,161 @@
+"""`loupe serve` as a newcomer runs it: no configuration, embedded engines, a printed URL,
+and nothing left running afterwards however it ends."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+LOUPE = Path(sys.executable).parent / "loupe"
+URL = re.compile(r"Loupe is running at (http://\S+)")
+START_TIMEOUT = 120
+
+
+class Served:
+    def __init__(self, directory: Path, extra_env: dict[str, str] | None = None) -> None:
+        env = {key: value for key, value in os.environ.items() if not key.startswith("LOUPE_")}
+        env.update({"LOUPE_DEV_AUTH": "1", **(extra_env or {})})
+        self.process = subprocess.Popen(
+            [str(LOUPE), "serve"],
+            cwd=directory,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.lines: list[str] = []
+        self.url: str | None = None
+        self._found = threading.Event()
+        threading.Thread(target=self._read, daemon=True).start()
+        if not self._found.wait(START_TIMEOUT):
+            self.process.kill()
+            raise AssertionError("no URL printed:\n" + "".join(self.lines[-40:]))
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line)
+            if (match := URL.search(line)) and self.url is None:
+                self.url = match.group(1)
+                self._found.set()
+        self._found.set()
+
+    def descendants(self) -> list[psutil.Process]:
+        return psutil.Process(self.process.pid).children(recursive=True)
+
+    def get(self, path: str, **kwargs: object) -> httpx.Response:
+        assert self.url is not None, "".join(self.lines[-40:])
+        return httpx.get(self.url + path, headers={"X-Loupe-Dev-User": "ana"}, timeout=10, **kwargs)  # type: ignore[arg-type]
+
+    def post(self, path: str, body: object) -> httpx.Response:
+        assert self.url is not None
+        return httpx.post(
+            self.url + path, json=body, headers={"X-Loupe-Dev-User": "ana"}, timeout=10
+        )
+
+
+def _gone(processes: list[psutil.Process], timeout: float = 20) -> list[psutil.Process]:
+    _, alive = psutil.wait_procs(processes, timeout=timeout)
+    return alive
+
+
+@pytest.fixture
+def directory() -> Iterator[Path]:
+    # Not under pytest's tmp_path: see tests/conftest.py (the postgres user must reach it).
+    path = Path(tempfile.mkdtemp(prefix="loupe-serve-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.mark.slow
+def test_serve_with_no_configuration_answers_and_stops_cleanly_on_sigterm(directory):
+    served = Served(directory)
+    engines = served.descendants()
+    names = {process.name() for process in engines}
+    assert {"postgres", "nats-server", "redis-server"} <= names, names
+    health = served.get("/health")
+    assert health.status_code == 200, health.text
+    assert health.json()["components"] == {"postgres": "ok", "nats": "ok", "redis": "ok"}
+    created = served.post("/workspaces", {"name": "Kept"})
+    assert created.status_code == 201, created.text
+    assert (directory / "var" / "postgres").is_dir()
+
+    served.process.send_signal(signal.SIGTERM)
+    assert served.process.wait(30) == 0, "".join(served.lines[-30:])
+    assert _gone(engines) == []
+
+    again = Served(directory)
+    engines = again.descendants()
+    try:
+        listed = again.get("/workspaces").json()["workspaces"]
+        assert [w["name"] for w in listed] == ["Kept"], "data must survive a restart"
+    finally:
+        again.process.send_signal(signal.SIGINT)  # Ctrl-C
+        assert again.process.wait(30) == 0
+    assert _gone(engines) == []
+
+
+@pytest.mark.slow
+def test_a_killed_serve_leaves_no_engine_behind(directory):
+    served = Served(directory)
+    engines = served.descendants()
+    assert engines
+    served.process.kill()
+    served.process.wait(10)
+    assert _gone(engines) == [], [p.info for p in engines]
+
+
+@pytest.mark.slow
+def test_two_serves_in_different_directories_run_side_by_side(directory):
+    second_dir = Path(tempfile.mkdtemp(prefix="loupe-serve-"))
+    second_dir.chmod(0o755)
+    first = Served(directory)
+    try:
+        second = Served(second_dir)
+        try:
+            assert first.url != second.url
+            assert first.get("/health").status_code == 200
+            assert second.get("/health").status_code == 200
+            assert first.post("/workspaces", {"name": "Only here"}).status_code == 201
+            assert second.get("/workspaces").json() == {"workspaces": []}
+        finally:
+            second.process.terminate()
+            second.process.wait(30)
+    finally:
+        first.process.terminate()
+        first.process.wait(30)
+        shutil.rmtree(second_dir, ignore_errors=True)
+
+
+def test_a_busy_explicit_port_is_a_clear_error(directory):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = subprocess.run(
+            [str(LOUPE), "serve", "--port", str(port)],
+            cwd=directory,
+            capture_output=True,
+            check=False,
+            text=True,
+            timeout=60,
+            env={k: v for k, v in os.environ.items() if not k.startswith("LOUPE_")},
+        )
+    assert result.returncode != 0
+    assert f"port {port}" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (directory / "var").exists(), "nothing should start when the port is taken"
