@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP) ## Create or update .venv with Loupe and its dev tools
 
 run: $(STAMP) ## Start Loupe with embedded PostgreSQL, NATS and Redis (data in ./var)
-	$(BIN)/loupe serve
+	LOUPE_DEV_AUTH=$${LOUPE_DEV_AUTH:-1} $(BIN)/loupe serve
 
 test: $(STAMP) ## Run the whole suite (starts embedded engines for any service not already running)
 	$(BIN)/python -m pytest

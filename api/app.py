@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 from importlib.metadata import version
 
 from litestar import Litestar
-from litestar.config.cors import CORSConfig
 from litestar.middleware.base import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
@@ -81,6 +80,6 @@ def create_app(settings: Settings, *, processors: bool = True) -> Litestar:
             ),
             security=[{"devUser": []}],
         ),
-        cors_config=CORSConfig(allow_origins=[]),
+        logging_config=None,  # api.logs configures logging once, for every process type
         debug=False,
     )

@@ -31,7 +31,8 @@ from domain.errors import (
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
-PROBLEM_TYPE_BASE = "https://loupe.dev/problems/"
+#: Problem types are URNs: stable identifiers to branch on, documented in docs/api.md.
+PROBLEM_TYPE_BASE = "urn:loupe:problem:"
 
 _DOMAIN_STATUS: list[tuple[type[DomainError], int]] = [
     (NotFound, 404),

@@ -177,7 +177,6 @@ class LiveHub:
             room.connections.add(conn)
         # The subscription must be active at the server before the caller reads its backlog.
         await self.bus.nc.flush(timeout=5)
-        await self._announce(room)
 
     async def leave(self, report_id: UUID, conn: LiveConnection) -> None:
         async with self._lock:
@@ -195,7 +194,7 @@ class LiveHub:
             await self._announce(room)
 
     async def update_presence(self, report_id: UUID) -> None:
-        """A local member's shared state changed: tell everyone."""
+        """A local member joined or changed what it shares: tell everyone."""
         room = self._rooms.get(report_id)
         if room is not None:
             await self._announce(room)

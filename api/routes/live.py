@@ -128,6 +128,7 @@ async def _serve(
             _frame("hello", report_id=report_id, version=version, client_id=conn.client_id)
         )
         conn.release(version)
+        await services.hub.update_presence(report_id)
         await _receive_messages(socket, conn, report_id, services)
     except WebSocketDisconnect:
         pass
