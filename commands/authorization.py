@@ -40,12 +40,15 @@ class Authorizer:
             store, new=Workspace, apply=apply_workspace_event, capacity=capacity
         )
         self._refreshed: dict[UUID, float] = {}
+        self._capacity = capacity
 
     async def workspace(self, workspace_id: UUID, *, fresh: bool = False) -> Workspace:
         now = time.monotonic()
         stale = fresh or now - self._refreshed.get(workspace_id, 0.0) > REFRESH_SECONDS
         entry = await self.workspaces.load(workspace_id, catch_up=stale)
         if stale:
+            if len(self._refreshed) >= 2 * self._capacity:
+                self._refreshed.clear()  # bounded memory; the next checks simply refresh
             self._refreshed[workspace_id] = now
         if not entry.aggregate.exists:
             raise NotFound(f"workspace {workspace_id} does not exist", code="workspace_not_found")

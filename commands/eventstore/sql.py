@@ -62,6 +62,7 @@ class Statements:
 
     schema: str
     append: str
+    append_one: str
     head: str
     head_of_types: str
     read_safe: str
@@ -88,6 +89,10 @@ class Statements:
                 f"SELECT first_position, recorded_at FROM {s}.append_events("
                 "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
             ),
+            append_one=(
+                f"SELECT first_position, recorded_at FROM {s}.append_event("
+                "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+            ),
             head=head,
             head_of_types=(
                 f"SELECT max(position) FROM {s}.events"
@@ -111,8 +116,11 @@ class Statements:
             ),
             read_stream_asc=read_stream.format(order="ASC"),
             read_stream_desc=read_stream.format(order="DESC"),
+            # ORDER BY ... LIMIT 1 rather than max(): one index probe even with a plan cached
+            # before the table had statistics (max() then read the whole stream).
             stream_version=(
-                f"SELECT coalesce(max(version), 0) FROM {s}.events WHERE stream_id = $1"
+                f"SELECT coalesce((SELECT version FROM {s}.events WHERE stream_id = $1"
+                " ORDER BY version DESC LIMIT 1), 0)"
             ),
             command_result=(
                 f"SELECT c.stream_id AS c_stream_id, c.version AS c_version, {event_columns('e')}"
@@ -154,6 +162,27 @@ def append_args(
         [e.dot_counter for e in events],
         [e.hlc for e in events],
         [e.correlation_id for e in events],
+    ]
+
+
+def append_one_args(
+    stream: StreamRef, expected_version: int, event: NewEvent, command_id: UUID | None
+) -> list[Any]:
+    """Bind parameters of ``Statements.append_one``: one event, scalars only."""
+    return [
+        command_id,
+        expected_version,
+        stream.stream_id,
+        stream.stream_type,
+        stream.workspace_id,
+        event.event_id,
+        event.type,
+        event.data,
+        event.actor,
+        event.client_id,
+        event.dot_counter,
+        event.hlc,
+        event.correlation_id,
     ]
 
 

@@ -31,7 +31,12 @@ from commands.eventstore.errors import (
 from commands.eventstore.migrations import migrate
 from commands.eventstore.model import AppendResult, NewEvent, RecordedEvent, StreamRef
 from commands.eventstore.names import check_identifier
-from commands.eventstore.sql import Statements, append_args, explicit_append_args
+from commands.eventstore.sql import (
+    Statements,
+    append_args,
+    append_one_args,
+    explicit_append_args,
+)
 from commands.eventstore.wakeup import DEFAULT_NOTIFY_INTERVAL, Wakeups
 
 if TYPE_CHECKING:
@@ -110,9 +115,15 @@ class EventStore:
         """
         if expected_version < 0:
             raise ValueError("expected_version must be >= 0")
-        args = append_args(stream, expected_version, events, command_id)
+        if len(events) == 1:
+            sql, args = (
+                self._sql.append_one,
+                append_one_args(stream, expected_version, events[0], command_id),
+            )
+        else:
+            sql, args = self._sql.append, append_args(stream, expected_version, events, command_id)
         try:
-            row = await self._pool.fetchrow(self._sql.append, *args)
+            row = await self._pool.fetchrow(sql, *args)
         except asyncpg.PostgresError as exc:
             return await self._append_failed(exc, stream, expected_version, command_id)
         assert row is not None
