@@ -254,8 +254,11 @@ class LiveHub:
         for conn in tuple(room.connections):
             conn.send_frame(frame)
 
-    async def _announce(self, room: _Room, *, leaving: bool = False) -> None:
-        self._broadcast_presence(room)
+    async def _announce(
+        self, room: _Room, *, leaving: bool = False, tell_local: bool = True
+    ) -> None:
+        if tell_local:
+            self._broadcast_presence(room)
         announcement = _PresenceAnnouncement(
             instance=self.instance,
             report_id=room.report_id,
@@ -272,7 +275,8 @@ class LiveHub:
             await asyncio.sleep(PRESENCE_HEARTBEAT)
             now = time.monotonic()
             for room in list(self._rooms.values()):
-                for instance, (_, expires) in list(room.remote.items()):
-                    if expires < now:
-                        del room.remote[instance]
-                await self._announce(room)
+                expired = [i for i, (_, expires) in room.remote.items() if expires < now]
+                for instance in expired:
+                    del room.remote[instance]
+                # Keep the other processes' view alive; local sockets hear only of changes.
+                await self._announce(room, tell_local=bool(expired))
