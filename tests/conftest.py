@@ -3,7 +3,8 @@
 The suite runs against real engines. For each of PostgreSQL, NATS (JetStream) and Redis it uses,
 in order: the URL in ``LOUPE_TEST_DATABASE_URL`` / ``LOUPE_TEST_NATS_URL`` /
 ``LOUPE_TEST_REDIS_URL``; the server on the standard local port when one answers; otherwise an
-embedded engine that this session starts (and stops) itself. A part that cannot be tested fails
+embedded engine that this session starts (and stops) itself (``LOUPE_TEST_EMBEDDED=1`` forces
+the embedded engines for all three). A part that cannot be tested fails
 loudly: nothing is skipped.
 
 Each test gets its own PostgreSQL schema, JetStream stream + subject prefix and Redis key
@@ -99,8 +100,11 @@ def engines() -> Iterator[EngineUrls]:
         "redis": (os.environ.get("LOUPE_TEST_REDIS_URL"), LOCAL_REDIS, 6379, _redis_answers),
     }
     missing: list[str] = []
+    force_embedded = os.environ.get("LOUPE_TEST_EMBEDDED", "").lower() in ("1", "true", "yes")
     for name, (explicit, local, port, answers) in checks.items():
-        if explicit:
+        if force_embedded:
+            missing.append(name)
+        elif explicit:
             if not asyncio.run(answers(explicit)):
                 pytest.fail(f"{name} at {explicit} (from LOUPE_TEST_*_URL) does not answer")
             urls[name] = explicit
