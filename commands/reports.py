@@ -52,6 +52,7 @@ from commands.repository import Loaded, Repository
 from domain.errors import AlreadyExists, DomainError, NotFound
 from domain.metadata import EventMetadata
 from domain.report.aggregate import Report
+from domain.report.document import Savepoint
 from domain.report.events import ReportEvent, decode, encode
 from domain.versions import Dot
 
@@ -283,7 +284,7 @@ class ReportHandler:
         decided: Sequence[tuple[ReportEvent, EventMetadata]],
         *,
         command_id: UUID,
-        savepoint: object | None = None,
+        savepoint: Savepoint | None = None,
     ) -> AppendResult:
         report = entry.aggregate
         if savepoint is None:
@@ -297,15 +298,15 @@ class ReportHandler:
         try:
             result = await self.store.append(stream, entry.version, events, command_id=command_id)
         except BaseException:
-            report.rollback_to(savepoint)  # type: ignore[arg-type]
+            report.rollback_to(savepoint)
             raise
         if result.duplicate:
             # Nothing was appended: the batch had been applied before (and is in the stream).
-            report.rollback_to(savepoint)  # type: ignore[arg-type]
+            report.rollback_to(savepoint)
             self._count("duplicate")
             await self.reports.catch_up(entry, stream.stream_id)
             return result
-        report.release(savepoint)  # type: ignore[arg-type]
+        report.release(savepoint)
         entry.version = result.version
         if result.events:
             entry.position = result.events[-1].position
