@@ -20,11 +20,12 @@ from api.metrics import Metrics
 from api.settings import Settings
 from commands.authorization import Authorizer
 from commands.clock import ServerClock
-from commands.eventstore import EventStore, connect_store, migrate
+from commands.eventstore import EventStore, RecordedEvent, connect_store, migrate
 from commands.reports import ReportHandler
 from commands.workspaces import WorkspaceHandler
-from projections.runner import ProjectionRunner
-from projections.workspaces import WorkspaceCatalogue
+from projections.rebuild import rebuild
+from projections.registry import FACTORIES, Factory, ProjectionContext
+from projections.runner import ProjectionRunner, lag_seconds
 from sync.bus import EventBus, connect_nats
 from sync.live import LiveHub
 from sync.relay import Relay
@@ -54,10 +55,36 @@ async def migrate_all(settings: Settings) -> list[str]:
             if directory is None:
                 applied += await migrate(conn, settings.database_schema)
             else:
-                applied += await migrate(conn, settings.database_schema, component, directory)
+                schema = (
+                    settings.read_schema if component == "projections" else settings.database_schema
+                )
+                applied += await migrate(conn, schema, component, directory)
     finally:
         await conn.close()
     return applied
+
+
+@contextlib.asynccontextmanager
+async def open_projection_context(
+    settings: Settings,
+) -> AsyncIterator[tuple[ProjectionContext, asyncpg.Pool]]:
+    """Just what projections need (for `loupe projections ...`): store, pool, Redis."""
+    database_url = _require(settings.database_url, "DATABASE")
+    await migrate_all(settings)
+    async with contextlib.AsyncExitStack() as stack:
+        store = await connect_store(database_url, settings.database_schema, run_migrations=False)
+        stack.push_async_callback(store.close)
+        pool = await asyncpg.create_pool(database_url, min_size=1, max_size=4)
+        stack.push_async_callback(pool.close)
+        redis = aioredis.Redis.from_url(_require(settings.redis_url, "REDIS"))
+        stack.push_async_callback(redis.aclose)
+        context = ProjectionContext(
+            store=store,
+            read_schema=settings.read_schema,
+            redis=redis,
+            redis_prefix=settings.redis_prefix,
+        )
+        yield context, pool
 
 
 @dataclass(eq=False)
@@ -85,6 +112,10 @@ class Services:
     @property
     def schema(self) -> str:
         return self.settings.database_schema
+
+    @property
+    def read_schema(self) -> str:
+        return self.settings.read_schema
 
     async def ping_postgres(self) -> None:
         await self.pool.fetchval("SELECT 1")
@@ -141,6 +172,24 @@ def _register_gauges(services: Services) -> None:
     )
 
 
+def _runner(
+    factory: Factory, context: ProjectionContext, pool: asyncpg.Pool, metrics: Metrics
+) -> ProjectionRunner:
+    def observe(name: str, events: list[RecordedEvent]) -> None:
+        histogram = metrics.projection_lag.labels(name)
+        for seconds in lag_seconds(events):
+            histogram.observe(seconds)
+
+    return ProjectionRunner(
+        factory(context),
+        context.store,
+        pool,
+        context.read_schema,
+        on_batch=observe,
+        rebuild=lambda: rebuild(factory(context), context.store, pool, context.read_schema),
+    )
+
+
 @contextlib.asynccontextmanager
 async def open_services(
     settings: Settings, *, processors: bool = True, metrics: Metrics | None = None
@@ -193,9 +242,14 @@ async def open_services(
         hub = LiveHub(bus)
         hub.start()
         stack.push_async_callback(hub.close)
-        catalogue = WorkspaceCatalogue(settings.database_schema)
+        context = ProjectionContext(
+            store=store,
+            read_schema=settings.read_schema,
+            redis=redis,
+            redis_prefix=settings.redis_prefix,
+        )
         runners = {
-            catalogue.name: ProjectionRunner(catalogue, store, pool, settings.database_schema)
+            name: _runner(factory, context, pool, metrics) for name, factory in FACTORIES.items()
         }
         services = Services(
             settings=settings,

@@ -68,15 +68,29 @@ def choose_port(settings: Settings) -> int:
 
 
 @contextlib.contextmanager
-def _engines(settings: Settings) -> Iterator[Settings]:
-    """Start the embedded engines the settings ask for; yield settings that point at them."""
+def _engines(settings: Settings, *, reuse_running: bool = True) -> Iterator[Settings]:
+    """Start the embedded engines the settings ask for; yield settings that point at them.
+
+    With `reuse_running`, the engines of a Loupe already running on the same data directory
+    (e.g. `make run` in another terminal) are used instead.
+    """
     wanted = settings.embedded_engines
     if not wanted:
         yield settings
         return
-    from api.engines import EmbeddedEngines, EngineError  # noqa: PLC0415 - only when embedded
+    from api.engines import EmbeddedEngines, EngineError, running_urls  # noqa: PLC0415
 
     data_dir = settings.data_dir.resolve()
+    running = running_urls(data_dir) if reuse_running else None
+    if running is not None and set(wanted) <= running.keys():
+        click.echo(f"Using the engines of the Loupe running on {data_dir}", err=True)
+        yield msgspec.structs.replace(
+            settings,
+            database_url=running.get("postgres", settings.database_url),
+            nats_url=running.get("nats", settings.nats_url),
+            redis_url=running.get("redis", settings.redis_url),
+        )
+        return
     data_dir.mkdir(parents=True, exist_ok=True)
     click.echo(f"Starting embedded {', '.join(wanted)} (data in {data_dir}) ...", err=True)
     try:
@@ -122,7 +136,7 @@ def serve(host: str | None, port: int | None, *, processors: bool) -> None:
     settings = _settings(host=host, port=port)
     configure_logging(settings)
     chosen = choose_port(settings)
-    with _engines(settings) as running:
+    with _engines(settings, reuse_running=False) as running:
         asyncio.run(_migrate(running))
         app = create_app(running, processors=processors)
         url = f"http://{_display_host(running.host)}:{chosen}"
@@ -180,6 +194,52 @@ def worker() -> None:
     configure_logging(settings)
     with _engines(settings) as running:
         run_worker(running)
+
+
+@main.group()
+def projections() -> None:
+    """Read models: their state, and rebuilding one from the event log."""
+
+
+@projections.command("status")
+def projections_status() -> None:
+    """Each projection's position, how far behind the log it is, and its version."""
+    from api.processes import projection_status  # noqa: PLC0415
+
+    settings = _settings()
+    configure_logging(settings)
+    with _engines(settings) as running:
+        rows = asyncio.run(projection_status(running))
+    click.echo(f"{'projection':<16} {'position':>10} {'behind':>8} {'version':>8}")
+    for name, position, head, version in rows:
+        click.echo(f"{name:<16} {position:>10} {max(0, head - position):>8} {version:>8}")
+
+
+@projections.command("rebuild")
+@click.argument("name")
+def projections_rebuild(name: str) -> None:
+    """Rebuild projection NAME from position 0 into fresh tables and swap them in.
+
+    Safe while Loupe is serving: reads use the old tables until the swap, and the live
+    runner continues from the rebuilt position.
+    """
+    from api.processes import rebuild_projection  # noqa: PLC0415
+    from projections.registry import FACTORIES  # noqa: PLC0415
+
+    if name not in FACTORIES:
+        raise click.BadParameter(f"choose one of {', '.join(sorted(FACTORIES))}", param_hint="NAME")
+    settings = _settings()
+    configure_logging(settings)
+
+    def progress(position: int, events: int) -> None:
+        click.echo(f"\r  {events:,} events folded (position {position:,})", nl=False, err=True)
+
+    with _engines(settings) as running:
+        result = asyncio.run(rebuild_projection(running, name, progress))
+    click.echo(
+        f"\nrebuilt {result.name}: {result.events:,} events in {result.seconds:.1f}s "
+        f"({result.rate:,.0f}/s); now at position {result.position:,}"
+    )
 
 
 @main.command()

@@ -63,6 +63,13 @@ class Metrics:
             "Events published to NATS by the relay",
             registry=self.registry,
         )
+        self.projection_lag = Histogram(
+            "loupe_projection_lag_seconds",
+            "From an event's commit to its read-model row, per projection",
+            ["projection"],
+            buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+            registry=self.registry,
+        )
         self.live_frames = Counter(
             "loupe_live_frames", "Frames sent to WebSocket clients", registry=self.registry
         )

@@ -7,13 +7,17 @@ import logging
 import os
 import signal
 import socket
+from collections.abc import Callable
 from typing import Any
 
 from arq import Worker
 from arq.connections import ArqRedis
 
-from api.bootstrap import open_services
+from api.bootstrap import open_projection_context, open_services
 from api.settings import Settings
+from projections.positions import PositionStore, Stored
+from projections.rebuild import RebuildResult, rebuild
+from projections.registry import FACTORIES
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +44,33 @@ async def _projector(settings: Settings) -> None:
 
 def run_projector(settings: Settings) -> None:
     asyncio.run(_projector(settings))
+
+
+async def rebuild_projection(
+    settings: Settings, name: str, progress: Callable[[int, int], None] | None = None
+) -> RebuildResult:
+    """`loupe projections rebuild NAME`: refill from position 0 and swap in, while serving."""
+    factory = FACTORIES[name]
+    async with open_projection_context(settings) as (context, pool):
+        return await rebuild(
+            factory(context), context.store, pool, context.read_schema, on_progress=progress
+        )
+
+
+async def projection_status(settings: Settings) -> list[tuple[str, int, int, int]]:
+    """(name, position, head, version) for every projection."""
+    async with open_projection_context(settings) as (context, pool):
+        stored = await PositionStore(pool, context.read_schema).all()
+        head = await context.store.head_position()
+    return [
+        (
+            name,
+            stored.get(name, Stored(0, 0)).position,
+            head,
+            stored.get(name, Stored(0, 0)).version,
+        )
+        for name in FACTORIES
+    ]
 
 
 async def probe(ctx: dict[str, Any]) -> dict[str, Any]:

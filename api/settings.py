@@ -51,6 +51,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     log_level: str = "INFO"
 
     @property
+    def read_schema(self) -> str:
+        """The schema of the read models (rebuildable from the log at any time)."""
+        return f"{self.database_schema}_read"
+
+    @property
     def embedded_engines(self) -> tuple[str, ...]:
         """The engines `loupe serve` must start itself, in start order."""
         wanted = (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -16,9 +17,13 @@ from domain.workspace.events import (
     WorkspaceRenamed,
 )
 from domain.workspace.events import decode as decode_workspace_event
+from projections.projection import Tables, tables_for
 
 if TYPE_CHECKING:
-    from projections.runner import Connection
+    from projections.projection import Connection
+
+WORKSPACES = "rm_workspaces"
+MEMBERS = "rm_workspace_members"
 
 
 class WorkspaceSummary(msgspec.Struct, frozen=True, kw_only=True):
@@ -30,23 +35,47 @@ class WorkspaceSummary(msgspec.Struct, frozen=True, kw_only=True):
 
 class WorkspaceCatalogue:
     name = "workspaces"
+    version = 1
     event_types: tuple[str, ...] = (
         "WorkspaceCreated",
         "WorkspaceRenamed",
         "MemberRoleSet",
         "MemberRemoved",
     )
+    tables: tuple[str, ...] = (WORKSPACES, MEMBERS)
 
-    def __init__(self, schema: str) -> None:
-        self.schema = schema
+    def ddl(self, t: Tables) -> list[str]:
+        return [
+            f"""CREATE TABLE {t[WORKSPACES]} (
+                    id          uuid PRIMARY KEY,
+                    name        text NOT NULL,
+                    created_by  uuid,
+                    created_at  timestamptz NOT NULL,
+                    version     bigint NOT NULL,
+                    position    bigint NOT NULL
+                )""",
+            f"""CREATE TABLE {t[MEMBERS]} (
+                    workspace_id uuid NOT NULL,
+                    user_id      uuid NOT NULL,
+                    role         text NOT NULL,
+                    PRIMARY KEY (workspace_id, user_id)
+                )""",
+            f"CREATE INDEX ON {t[MEMBERS]} (user_id)",
+        ]
 
-    async def apply(self, conn: Connection, event: RecordedEvent) -> None:
+    def reset(self) -> None:
+        """Nothing is kept in memory."""
+
+    async def apply(self, conn: Connection, events: Sequence[RecordedEvent], t: Tables) -> None:
+        for event in events:
+            await self._apply(conn, event, t)
+
+    async def _apply(self, conn: Connection, event: RecordedEvent, t: Tables) -> None:
         payload = decode_workspace_event(event.data)
-        s = self.schema
         match payload:
             case WorkspaceCreated():
                 await conn.execute(
-                    f"""INSERT INTO {s}.rm_workspaces
+                    f"""INSERT INTO {t[WORKSPACES]}
                         (id, name, created_by, created_at, version, position)
                         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING""",  # noqa: S608
                     event.stream_id,
@@ -56,40 +85,37 @@ class WorkspaceCatalogue:
                     event.version,
                     event.position,
                 )
-                await conn.execute(
-                    f"""INSERT INTO {s}.rm_workspace_members (workspace_id, user_id, role)
-                        VALUES ($1, $2, 'owner') ON CONFLICT DO NOTHING""",  # noqa: S608
-                    event.stream_id,
-                    payload.owner,
-                )
+                await self._set_role(conn, t, event.stream_id, payload.owner, "owner")
             case WorkspaceRenamed():
-                await self._touch(conn, event, name=payload.name)
+                await self._touch(conn, t, event, name=payload.name)
             case MemberRoleSet():
-                await conn.execute(
-                    f"""INSERT INTO {s}.rm_workspace_members (workspace_id, user_id, role)
-                        VALUES ($1, $2, $3)
-                        ON CONFLICT (workspace_id, user_id) DO UPDATE SET role = EXCLUDED.role""",  # noqa: S608
-                    event.stream_id,
-                    payload.user_id,
-                    payload.role,
-                )
-                await self._touch(conn, event)
+                await self._set_role(conn, t, event.stream_id, payload.user_id, payload.role)
+                await self._touch(conn, t, event)
             case MemberRemoved():
                 await conn.execute(
-                    f"""DELETE FROM {s}.rm_workspace_members
+                    f"""DELETE FROM {t[MEMBERS]}
                         WHERE workspace_id = $1 AND user_id = $2""",  # noqa: S608
                     event.stream_id,
                     payload.user_id,
                 )
-                await self._touch(conn, event)
-            case _:
-                pass
+                await self._touch(conn, t, event)
 
-    async def _touch(
-        self, conn: Connection, event: RecordedEvent, *, name: str | None = None
+    async def _set_role(
+        self, conn: Connection, t: Tables, workspace_id: UUID, user_id: UUID, role: str
     ) -> None:
         await conn.execute(
-            f"""UPDATE {self.schema}.rm_workspaces
+            f"""INSERT INTO {t[MEMBERS]} (workspace_id, user_id, role) VALUES ($1, $2, $3)
+                ON CONFLICT (workspace_id, user_id) DO UPDATE SET role = EXCLUDED.role""",  # noqa: S608
+            workspace_id,
+            user_id,
+            role,
+        )
+
+    async def _touch(
+        self, conn: Connection, t: Tables, event: RecordedEvent, *, name: str | None = None
+    ) -> None:
+        await conn.execute(
+            f"""UPDATE {t[WORKSPACES]}
                 SET version = $2, position = $3, name = coalesce($4, name)
                 WHERE id = $1""",  # noqa: S608
             event.stream_id,
@@ -99,11 +125,13 @@ class WorkspaceCatalogue:
         )
 
 
-async def workspaces_of(pool: asyncpg.Pool, schema: str, user_id: UUID) -> list[WorkspaceSummary]:
+async def workspaces_of(
+    pool: asyncpg.Pool, read_schema: str, user_id: UUID
+) -> list[WorkspaceSummary]:
+    t = tables_for(read_schema, WorkspaceCatalogue.tables)
     rows: list[Any] = await pool.fetch(
         f"""SELECT w.id, w.name, m.role, w.version
-            FROM {schema}.rm_workspace_members m
-            JOIN {schema}.rm_workspaces w ON w.id = m.workspace_id
+            FROM {t[MEMBERS]} m JOIN {t[WORKSPACES]} w ON w.id = m.workspace_id
             WHERE m.user_id = $1
             ORDER BY lower(w.name), w.id""",  # noqa: S608
         user_id,

@@ -147,6 +147,7 @@ async def db_schema(engines: EngineUrls) -> AsyncIterator[str]:
     conn = await asyncpg.connect(engines.postgres)
     try:
         await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        await conn.execute(f"DROP SCHEMA IF EXISTS {schema}_read CASCADE")
     finally:
         await conn.close()
 

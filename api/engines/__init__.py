@@ -6,7 +6,7 @@ production, without Docker. They never use the standard ports, and they die with
 """
 
 from api.engines.base import Engine
-from api.engines.embedded import ENGINES, EmbeddedEngines
+from api.engines.embedded import ENGINES, EmbeddedEngines, running_urls
 from api.engines.errors import EngineError
 from api.engines.nats import EmbeddedNats
 from api.engines.postgres import EmbeddedPostgres
@@ -20,4 +20,5 @@ __all__ = [
     "EmbeddedRedis",
     "Engine",
     "EngineError",
+    "running_urls",
 ]

@@ -13,6 +13,9 @@ stops them (PR_SET_PDEATHSIG, see ``_process``).
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
 from typing import TYPE_CHECKING, Self
 
 from api.engines._lock import DirLock
@@ -23,7 +26,6 @@ from api.engines.redis import EmbeddedRedis
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
-    from pathlib import Path
     from types import TracebackType
 
     from api.engines.base import Engine
@@ -34,6 +36,39 @@ ENGINES: dict[str, type[Engine]] = {
     "nats": EmbeddedNats,
     "redis": EmbeddedRedis,
 }
+
+
+#: Written while the engines run, so that other `loupe` commands can use them.
+URLS_FILE = "engines.json"
+
+
+def _write_urls(data_dir: Path, urls: dict[str, str]) -> None:
+    path = data_dir / URLS_FILE
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as file:
+        json.dump(urls, file)
+
+
+def running_urls(data_dir: Path) -> dict[str, str] | None:
+    """The URLs of the engines another Loupe process runs on `data_dir`, if one does.
+
+    The data-directory lock says whether they really run: a file left by a crash is stale.
+    """
+    path = data_dir.resolve() / URLS_FILE
+    if not path.exists():
+        return None
+    try:
+        lock = DirLock.acquire(data_dir.resolve(), "a check")
+    except EngineError:
+        pass  # held: the engines run
+    else:
+        lock.release()
+        return None
+    try:
+        urls = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return {str(key): str(value) for key, value in urls.items()}
 
 
 class EmbeddedEngines:
@@ -70,6 +105,7 @@ class EmbeddedEngines:
         try:
             for engine in self.engines:
                 engine.start(timeout)
+            _write_urls(self.data_dir, self.urls)
         except BaseException:
             self.stop()
             raise
@@ -83,6 +119,7 @@ class EmbeddedEngines:
             except Exception as exc:  # noqa: BLE001 - stop the others, report all at the end
                 failures.append(f"{engine.name}: {exc}")
         if self._lock is not None:
+            (self.data_dir / URLS_FILE).unlink(missing_ok=True)
             self._lock.release()
             self._lock = None
         if failures:

@@ -37,7 +37,7 @@ async def create_workspace(
 @get("/workspaces", summary="The caller's workspaces", tags=["workspaces"])
 async def list_workspaces(request: Request[Actor, Any, State], state: State) -> WorkspaceList:
     services = state.services
-    rows = await workspaces_of(services.pool, services.schema, request.user.id)
+    rows = await workspaces_of(services.pool, services.read_schema, request.user.id)
     return WorkspaceList(
         workspaces=[
             WorkspaceOut(id=row.id, name=row.name, role=row.role, version=row.version)

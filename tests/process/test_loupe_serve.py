@@ -159,3 +159,39 @@ def test_a_busy_explicit_port_is_a_clear_error(directory):
     assert f"port {port}" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (directory / "var").exists(), "nothing should start when the port is taken"
+
+
+@pytest.mark.slow
+def test_other_loupe_commands_use_the_engines_of_a_running_serve(directory):
+    served = Served(directory)
+    try:
+        assert served.post("/workspaces", {"name": "Seen"}).status_code == 201
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LOUPE_")}
+        status = subprocess.run(
+            [str(LOUPE), "projections", "status"],
+            cwd=directory,
+            capture_output=True,
+            check=False,
+            text=True,
+            timeout=120,
+            env=env,
+        )
+        assert status.returncode == 0, status.stderr
+        assert "Using the engines of the Loupe running" in status.stderr
+        assert "workspaces" in status.stdout
+        rebuilt = subprocess.run(
+            [str(LOUPE), "projections", "rebuild", "workspaces"],
+            cwd=directory,
+            capture_output=True,
+            check=False,
+            text=True,
+            timeout=120,
+            env=env,
+        )
+        assert rebuilt.returncode == 0, rebuilt.stderr
+        assert "rebuilt workspaces" in rebuilt.stdout
+        listed = served.get("/workspaces").json()["workspaces"]
+        assert [w["name"] for w in listed] == ["Seen"]
+    finally:
+        served.process.terminate()
+        served.process.wait(30)

@@ -1,0 +1,89 @@
+"""What a projection is: a name, the events it folds, its tables, and how it folds a batch.
+
+Read models live in their own PostgreSQL schema (``<schema>_read``). A projection never
+hard-codes a table name: it receives a `Tables` mapping (logical name → qualified name), so the
+same code fills the live tables and, during a rebuild, a fresh set beside them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol, TypeAlias
+
+import asyncpg
+
+from commands.eventstore import RecordedEvent
+from commands.eventstore.names import check_identifier, quote_identifier
+
+if TYPE_CHECKING:
+    from asyncpg.pool import PoolConnectionProxy
+
+    #: What a projection writes through: a connection inside the runner's transaction.
+    Connection: TypeAlias = asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]
+
+#: The suffix of the tables a rebuild fills before they replace the live ones.
+REBUILD_SUFFIX = "__rebuild"
+
+
+@dataclass(frozen=True)
+class Tables:
+    """Logical table name → qualified SQL name, for one set of a projection's tables."""
+
+    schema: str
+    names: Mapping[str, str]
+
+    def __getitem__(self, logical: str) -> str:
+        return self.names[logical]
+
+    def bare(self, logical: str) -> str:
+        """The unqualified physical name (for renames)."""
+        return self.names[logical].rsplit(".", 1)[1].strip('"')
+
+
+def tables_for(schema: str, logical: Sequence[str], *, suffix: str = "") -> Tables:
+    check_identifier(schema)
+    return Tables(
+        schema=schema,
+        names={
+            name: f"{quote_identifier(schema)}.{quote_identifier(check_identifier(name + suffix))}"
+            for name in logical
+        },
+    )
+
+
+class Projection(Protocol):
+    """A read model: how to create its tables and fold events into them."""
+
+    #: Stable name: its position row, its leadership lock, `loupe projections rebuild NAME`.
+    @property
+    def name(self) -> str: ...
+
+    #: Bump when the tables or the fold change: the runner then rebuilds it (and swaps it in).
+    @property
+    def version(self) -> int: ...
+
+    #: The event types it folds (None: all). Others only move its position.
+    @property
+    def event_types(self) -> Collection[str] | None: ...
+
+    #: Logical names of its tables (`ddl` and `apply` get them via `Tables`).
+    @property
+    def tables(self) -> Sequence[str]: ...
+
+    def ddl(self, tables: Tables) -> list[str]:
+        """Statements that create its tables (and indexes) from nothing; run in one transaction."""
+        ...
+
+    async def apply(
+        self, conn: Connection, events: Sequence[RecordedEvent], tables: Tables
+    ) -> None:
+        """Fold a batch of relevant events, in position order, inside the runner's transaction.
+
+        May keep in-memory state (caches); `reset` must drop it.
+        """
+        ...
+
+    def reset(self) -> None:
+        """Forget in-memory state: the tables were replaced or another process wrote them."""
+        ...
