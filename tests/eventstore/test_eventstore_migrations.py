@@ -1,6 +1,6 @@
 """The migration runner: versioned, idempotent, one transaction per file, safe concurrently."""
 
-# ruff: noqa: S608 - the schema names in these statements are made by the tests
+
 
 from __future__ import annotations
 
