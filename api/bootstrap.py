@@ -269,6 +269,8 @@ async def open_services(
             processors=processors,
         )
         _register_gauges(services)
+        for runner in runners.values():
+            await runner.prepare()  # the read models' tables exist before the first read
         if processors:
             services.start_processors()
         try:

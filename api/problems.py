@@ -18,7 +18,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.types import ExceptionHandlersMap
 
-from commands.errors import CommandRejected, ConcurrencyExhausted
+from commands.errors import CommandRejected, ConcurrencyExhausted, ReadModelBehind
 from domain.errors import (
     AlreadyExists,
     DomainError,
@@ -72,7 +72,7 @@ def problem_body(
     return body
 
 
-def describe(exc: Exception) -> dict[str, Any] | None:
+def describe(exc: Exception) -> dict[str, Any] | None:  # noqa: PLR0911 - one arm per kind
     """The problem body for an error a client caused (None: not the client's fault)."""
     if isinstance(exc, CommandRejected):
         return problem_body(
@@ -86,6 +86,8 @@ def describe(exc: Exception) -> dict[str, Any] | None:
         return problem_body(domain_status(exc), exc.detail, code=exc.code)
     if isinstance(exc, ConcurrencyExhausted):
         return problem_body(503, str(exc), code="busy")
+    if isinstance(exc, ReadModelBehind):
+        return problem_body(503, str(exc), code="read-model-behind")
     if isinstance(exc, msgspec.ValidationError):
         return problem_body(400, str(exc), code="invalid-request")
     if isinstance(exc, msgspec.DecodeError):
@@ -106,13 +108,10 @@ def _client_error(_: Request[Any, Any, Any], exc: Exception) -> Response[dict[st
     return Response(body, status_code=body["status"], media_type=PROBLEM_JSON)
 
 
-def _exhausted(_: Request[Any, Any, Any], exc: ConcurrencyExhausted) -> Response[dict[str, Any]]:
-    return problem(
-        503,
-        str(exc),
-        code="busy",
-        headers={"Retry-After": "1"},
-    )
+def _exhausted(_: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    body = describe(exc)
+    assert body is not None
+    return Response(body, status_code=503, media_type=PROBLEM_JSON, headers={"Retry-After": "1"})
 
 
 def _validation(_: Request[Any, Any, Any], exc: ValidationException) -> Response[dict[str, Any]]:
@@ -151,6 +150,7 @@ def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dic
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     CommandRejected: _client_error,
     ConcurrencyExhausted: _exhausted,
+    ReadModelBehind: _exhausted,
     DomainError: _client_error,
     ValidationException: _validation,
     HTTPException: _http,

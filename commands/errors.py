@@ -17,3 +17,7 @@ class CommandRejected(Exception):
 
 class ConcurrencyExhausted(Exception):
     """Too many concurrent writers on one stream: retried and still losing the race."""
+
+
+class ReadModelBehind(Exception):
+    """A read asked for a position its read model has not reached in time (retry later)."""

@@ -87,3 +87,11 @@ class Projection(Protocol):
     def reset(self) -> None:
         """Forget in-memory state: the tables were replaced or another process wrote them."""
         ...
+
+    def bulk(self, enabled: bool) -> None:  # noqa: FBT001 - a mode switch
+        """Rebuild mode: `apply` may defer writes (e.g. write each row once, at the end)."""
+        ...
+
+    async def flush(self, conn: Connection, tables: Tables) -> None:
+        """Write what bulk mode deferred (called once, before the rebuilt tables are swapped in)."""
+        ...

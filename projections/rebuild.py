@@ -59,6 +59,7 @@ async def rebuild(
     live = tables_for(read_schema, projection.tables)
     fresh = tables_for(read_schema, projection.tables, suffix=REBUILD_SUFFIX)
     projection.reset()
+    projection.bulk(enabled=True)
     async with pool.acquire() as conn, conn.transaction():
         await positions.claim(conn, projection.name, 0)
         for logical in projection.tables:
@@ -91,6 +92,8 @@ async def rebuild(
                 await projection.apply(conn, relevant, fresh)
             position = events[-1].position
             folded += len(events)
+        await projection.flush(conn, fresh)
+        projection.bulk(enabled=False)
         await _swap(conn, projection, live, fresh)
         await positions.set(conn, projection.name, position, version=projection.version)
     seconds = time.perf_counter() - started

@@ -10,6 +10,7 @@ import redis.asyncio as aioredis
 
 from commands.eventstore import EventStore
 from projections.projection import Projection
+from projections.reports import ReportReadModel
 from projections.workspaces import WorkspaceCatalogue
 
 
@@ -28,4 +29,5 @@ Factory = Callable[[ProjectionContext], Projection]
 #: name → factory. A factory builds a FRESH instance (its own in-memory state).
 FACTORIES: dict[str, Factory] = {
     "workspaces": lambda _ctx: WorkspaceCatalogue(),
+    "reports": lambda ctx: ReportReadModel(ctx.store),
 }

@@ -83,6 +83,11 @@ class ProjectionRunner:
     async def prepare(self) -> None:
         """Create the position row and the live tables if this projection is new here."""
         async with self.pool.acquire() as conn, conn.transaction():
+            # Several processes start at once: one creates, the others find it done.
+            await conn.execute(
+                "SELECT pg_advisory_xact_lock($1)",
+                lock_key(self.tables.schema, "prepare", self.name),
+            )
             await self.positions.claim(conn, self.name, self.projection.version)
             first = self.tables[self.projection.tables[0]]
             if await conn.fetchval("SELECT to_regclass($1)", first) is None:

@@ -66,6 +66,12 @@ class WorkspaceCatalogue:
     def reset(self) -> None:
         """Nothing is kept in memory."""
 
+    def bulk(self, enabled: bool) -> None:  # noqa: FBT001
+        """Every event writes its row at once; nothing to defer."""
+
+    async def flush(self, conn: Connection, tables: Tables) -> None:
+        """Nothing deferred."""
+
     async def apply(self, conn: Connection, events: Sequence[RecordedEvent], t: Tables) -> None:
         for event in events:
             await self._apply(conn, event, t)

@@ -61,7 +61,11 @@ async def test_edits_show_up_in_the_report_document(loupe):
         ]
         assert result["position"] == result["events"][-1]["position"]
 
-        document = (await client.get(f"/reports/{report['id']}")).json()
+        document = (
+            await client.get(
+                f"/reports/{report['id']}", params={"min_position": result["position"]}
+            )
+        ).json()
     assert document["name"] == "Q3 review (final)"
     assert document["version"] == 9
     assert document["position"] == result["position"]
@@ -112,7 +116,11 @@ async def test_an_edit_of_a_removed_visual_is_409_and_appends_nothing(loupe):
         problem = assert_problem(moved, 409)
         assert problem["command_index"] == 0
         assert visual_id in problem["detail"]
-        document = (await client.get(f"/reports/{report['id']}")).json()
+        document = (
+            await client.get(
+                f"/reports/{report['id']}", params={"min_position": removed.json()["position"]}
+            )
+        ).json()
     assert document["version"] == version
     assert document["pages"][0]["visuals"] == []
 
@@ -138,7 +146,11 @@ async def test_a_batch_with_one_bad_command_is_rejected_whole(loupe):
             },
         )
         problem = assert_problem(response, 422)
-        document = (await client.get(f"/reports/{report['id']}")).json()
+        document = (
+            await client.get(
+                f"/reports/{report['id']}", params={"min_position": report["position"]}
+            )
+        ).json()
         events = (await client.get(f"/reports/{report['id']}/events")).json()["events"]
     assert problem["command_index"] == 1
     assert problem["command_type"] == "AddVisual"

@@ -42,6 +42,12 @@ class Ledger:
     def reset(self) -> None:
         pass
 
+    def bulk(self, enabled: bool) -> None:
+        pass
+
+    async def flush(self, conn, tables: Tables) -> None:
+        pass
+
     async def apply(self, conn, events: Sequence[RecordedEvent], t: Tables) -> None:
         await conn.executemany(
             f"INSERT INTO {t['rm_ledger']} (position, stream_id) VALUES ($1, $2)",

@@ -1,0 +1,136 @@
+"""Report aggregates as they were at a given version: from the nearest snapshot plus events.
+
+Both the report read model and time travel need a report's full mergeable state at some
+version. Folding a long stream from its start would cost O(stream); instead the reports
+projection stores a snapshot every `SNAPSHOT_EVERY` versions, and a state at version N is the
+snapshot at or below N plus at most `SNAPSHOT_EVERY - 1` events.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+from uuid import UUID
+
+from commands.envelope import metadata_of
+from commands.eventstore import EventStore, RecordedEvent
+from domain.report.aggregate import Report
+from domain.report.events import decode
+from domain.report.snapshot import restore
+from projections.projection import Tables
+
+if TYPE_CHECKING:
+    from projections.projection import Connection
+
+#: A snapshot is written after every this many versions of a report.
+SNAPSHOT_EVERY = 256
+SNAPSHOTS = "rm_report_snapshots"
+
+
+@dataclass(eq=False)
+class ReportAt:
+    """A report's state and the stream coordinates it reflects."""
+
+    report: Report
+    version: int
+    position: int
+    recorded_at: datetime | None
+    #: The version of the newest snapshot stored for this report (0: none).
+    snapshot_version: int = 0
+
+
+def fold(state: ReportAt, events: list[RecordedEvent]) -> None:
+    for event in events:
+        state.report.apply(decode(event.data), metadata_of(event))
+        state.version = event.version
+        state.position = event.position
+        state.recorded_at = event.recorded_at
+
+
+async def load_at(
+    conn: Connection,
+    store: EventStore,
+    tables: Tables,
+    report_id: UUID,
+    version: int | None,
+) -> ReportAt:
+    """The report at `version` (None: its newest), from the nearest snapshot and the events."""
+    row = await conn.fetchrow(
+        f"""SELECT version, position, recorded_at, state FROM {tables[SNAPSHOTS]}
+            WHERE report_id = $1 AND ($2::bigint IS NULL OR version <= $2)
+            ORDER BY version DESC LIMIT 1""",  # noqa: S608
+        report_id,
+        version,
+    )
+    if row is None:
+        state = ReportAt(Report(report_id), 0, 0, None)
+    else:
+        state = ReportAt(
+            restore(report_id, row["state"]),
+            row["version"],
+            row["position"],
+            row["recorded_at"],
+            snapshot_version=row["version"],
+        )
+    if version is None or version > state.version:
+        fold(
+            state,
+            await store.read_stream(report_id, after_version=state.version, up_to_version=version),
+        )
+    return state
+
+
+async def version_at(
+    conn: Connection, store_schema: str, tables: Tables, report_id: UUID, at: datetime
+) -> int:
+    """The report's version at time `at` (0 if it did not exist yet).
+
+    Within a stream, `recorded_at` never decreases with the version (an append checks the
+    previous version is committed when it starts), so the snapshots on either side of `at`
+    narrow the search to the events between two snapshots.
+    """
+    row = await conn.fetchrow(
+        f"""SELECT
+              (SELECT coalesce(max(version), 0) FROM {tables[SNAPSHOTS]}
+               WHERE report_id = $1 AND recorded_at <= $2) AS low,
+              (SELECT min(version) FROM {tables[SNAPSHOTS]}
+               WHERE report_id = $1 AND recorded_at > $2) AS high""",  # noqa: S608
+        report_id,
+        at,
+    )
+    assert row is not None
+    found = await conn.fetchval(
+        f"""SELECT max(version) FROM {store_schema}.events
+            WHERE stream_id = $1 AND version > $2 AND ($3::bigint IS NULL OR version < $3)
+              AND recorded_at <= $4""",  # noqa: S608
+        report_id,
+        row["low"],
+        row["high"],
+        at,
+    )
+    return int(found if found is not None else row["low"])
+
+
+class StateCache:
+    """Recently used report states (the projection's working set), least recently used out."""
+
+    def __init__(self, capacity: int = 512) -> None:
+        self.capacity = capacity
+        self._states: OrderedDict[UUID, ReportAt] = OrderedDict()
+
+    def get(self, report_id: UUID) -> ReportAt | None:
+        state = self._states.get(report_id)
+        if state is not None:
+            self._states.move_to_end(report_id)
+        return state
+
+    def put(self, state: ReportAt) -> None:
+        self._states[state.report.id] = state
+        self._states.move_to_end(state.report.id)
+        while len(self._states) > self.capacity:
+            self._states.popitem(last=False)
+
+    def clear(self) -> None:
+        self._states.clear()
