@@ -64,8 +64,22 @@ if TYPE_CHECKING:
 class Report:
     """One report: its mergeable state and the decisions that guard it."""
 
-    def __init__(self, report_id: UUID) -> None:
-        self._state = ReportState(report_id)
+    def __init__(self, report_id: UUID, *, state: ReportState | None = None) -> None:
+        """A report with nothing applied yet, or holding ``state`` (a restored snapshot)."""
+        if state is not None and state.report_id != report_id:
+            raise ValueError(f"the state of report {state.report_id} given to {report_id}")
+        self._state = ReportState(report_id) if state is None else state
+
+    @classmethod
+    def from_state(cls, state: ReportState) -> Report:
+        """The report holding ``state`` (``domain.report.snapshot.restore`` builds one)."""
+        return cls(state.report_id, state=state)
+
+    @property
+    def state(self) -> ReportState:
+        """The mergeable state, for read-only queries (audit descriptions, snapshots, revert
+        plans). Change it only through ``apply``."""
+        return self._state
 
     @property
     def id(self) -> UUID:

@@ -89,6 +89,24 @@ class Savepoint(msgspec.Struct, frozen=True):
     epoch: int
 
 
+class StateParts(msgspec.Struct, frozen=True, kw_only=True):
+    """Every container of a ``ReportState``: what a snapshot must keep (see
+    ``domain.report.snapshot``). The containers are the state's own, not copies: registers are
+    immutable, but the dicts must not be changed by whoever holds the parts."""
+
+    report: Registers
+    pages: dict[str, Registers]
+    visuals: dict[str, Registers]
+    removed: dict[str, bool]
+    bindings: dict[str, dict[BindingKey, Register[tuple[bool, str | None]]]]
+    binding_keys: dict[str, dict[BindingKey, Register[str]]]
+    properties: dict[str, dict[str, Register[Any]]]
+    filters: dict[str, dict[str, Register[Filter | None]]]
+    filter_order: dict[str, dict[str, Stamp]]
+    versions: dict[str, int]
+    clocks: dict[str, Hlc]
+
+
 class ReportState:
     """Registers, tombstones and clocks of one report; see the module docstring.
 
@@ -112,6 +130,44 @@ class ReportState:
         self._clocks: dict[str, Hlc] = {}
         self._undo: list[tuple[dict[Any, Any], Any, Any]] | None = None
         self._epoch = 0
+
+    # -- parts (snapshots) -------------------------------------------------------------------
+
+    def parts(self) -> StateParts:
+        """The state's containers, shared (not copied); ``ValueError`` while a savepoint is open,
+        since the state then holds changes that may still be rolled back."""
+        if self._undo is not None:
+            raise ValueError("the state has an open savepoint; take parts after releasing it")
+        return StateParts(
+            report=self._report,
+            pages=self._pages,
+            visuals=self._visuals,
+            removed=self._removed,
+            bindings=self._bindings,
+            binding_keys=self._binding_keys,
+            properties=self._properties,
+            filters=self._filters,
+            filter_order=self._filter_order,
+            versions=self._versions,
+            clocks=self._clocks,
+        )
+
+    @classmethod
+    def from_parts(cls, report_id: UUID, parts: StateParts) -> ReportState:
+        """A state that owns ``parts`` (the caller hands them over and keeps no reference)."""
+        state = cls(report_id)
+        state._report = parts.report
+        state._pages = parts.pages
+        state._visuals = parts.visuals
+        state._removed = parts.removed
+        state._bindings = parts.bindings
+        state._binding_keys = parts.binding_keys
+        state._properties = parts.properties
+        state._filters = parts.filters
+        state._filter_order = parts.filter_order
+        state._versions = parts.versions
+        state._clocks = parts.clocks
+        return state
 
     # -- clocks ------------------------------------------------------------------------------
 
@@ -437,6 +493,11 @@ class ReportState:
         register = self._filters.get(target, {}).get(field)
         return None if register is None else register.value
 
+    def properties_of(self, target: str) -> dict[str, Any]:
+        """The materialised properties of a target (canonical spelling), a fresh object."""
+        registers = self._properties.get(target)
+        return properties.materialise(registers) if registers else {}
+
     # -- the document ------------------------------------------------------------------------
 
     def document(self) -> dict[str, Any]:
@@ -465,7 +526,7 @@ class ReportState:
                     "id": page_id,
                     "name": page["name"].value,
                     "filters": self._filter_entries(target),
-                    "properties": self._properties_of(target),
+                    "properties": self.properties_of(target),
                     "visuals": [self._visual_document(vid, visual) for _, vid, visual in visuals],
                 }
             )
@@ -477,7 +538,7 @@ class ReportState:
             "name": self.report_value("name"),
             "dataset_id": None if dataset_id is None else str(dataset_id),
             "filters": self._filter_entries(REPORT),
-            "properties": self._properties_of(REPORT),
+            "properties": self.properties_of(REPORT),
             "pages": page_documents,
         }
 
@@ -524,10 +585,6 @@ class ReportState:
             "properties": properties.materialise(property_registers) if property_registers else {},
             "filters": self._filter_entries(target) if target in self._filters else [],
         }
-
-    def _properties_of(self, target: str) -> dict[str, Any]:
-        registers = self._properties.get(target)
-        return properties.materialise(registers) if registers else {}
 
     def _filter_entries(self, target: str) -> list[dict[str, Any]]:
         registers = self._filters.get(target)

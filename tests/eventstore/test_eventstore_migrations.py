@@ -1,7 +1,5 @@
 """The migration runner: versioned, idempotent, one transaction per file, safe concurrently."""
 
-
-
 from __future__ import annotations
 
 import asyncio

@@ -16,15 +16,15 @@ from hypothesis import strategies as st
 from api.bootstrap import MIGRATIONS
 from commands.envelope import new_event
 from commands.eventstore import EventStore, StreamRef, connect_store, migrate
+from domain.errors import DomainError
 from domain.report.events import ReportCreated, encode
+from domain.report.filters import InFilter
 from projections.positions import PositionStore
 from projections.rebuild import rebuild
 from projections.report_queries import current_report, report_at
 from projections.reports import ReportReadModel
 from projections.runner import ProjectionRunner
 from tests.domain.report_histories import histories
-from domain.errors import DomainError
-from domain.report.filters import InFilter
 from tests.domain.report_replicas import WORKSPACE_ID, Replica, Stamped, replay
 
 
@@ -79,7 +79,8 @@ async def _documents(pool: asyncpg.Pool, read_schema: str, report_ids) -> dict:
     documents = {}
     for report_id in report_ids:
         stored = await current_report(pool, read_schema, report_id)
-        assert stored is not None and stored.document is not None
+        assert stored is not None
+        assert stored.document is not None
         documents[report_id] = msgspec.json.decode(stored.document)
     return documents
 
@@ -141,7 +142,7 @@ def test_incremental_read_model_equals_a_rebuild_and_the_in_memory_fold(engines,
     asyncio.run(_scenario(engines.postgres, drawn, rng))
 
 
-def _long_history(report_id: uuid.UUID, rng: random.Random, size: int) -> list[Stamped]:
+def _long_history(report_id: uuid.UUID, rng: random.Random, size: int) -> list[Stamped]:  # noqa: PLR0912, C901
     """Two replicas editing one report for `size` events: pages, visuals, moves, fields,
     properties, filters, removals — with occasional exchanges, so edits are concurrent."""
     replicas = [Replica("ana", report_id), Replica("bo", report_id, skew_ms=7)]

@@ -74,9 +74,7 @@ async def test_a_relay_that_crashed_before_its_checkpoint_publishes_again_and_na
     before = await _stream_messages(loupe.settings.nats_url, loupe.settings.nats_stream)
     # As if the process died after publishing but before saving its checkpoint.
     services = loupe.services
-    await services.pool.execute(
-        f"UPDATE {services.schema}.relay_checkpoints SET position = 0"
-    )
+    await services.pool.execute(f"UPDATE {services.schema}.relay_checkpoints SET position = 0")
     stop = asyncio.Event()
     replay = Relay(services.store, services.bus, services.pool, services.schema, name="nats")
     replay.is_leader = True
