@@ -142,7 +142,7 @@ def test_incremental_read_model_equals_a_rebuild_and_the_in_memory_fold(engines,
     asyncio.run(_scenario(engines.postgres, drawn, rng))
 
 
-def _long_history(report_id: uuid.UUID, rng: random.Random, size: int) -> list[Stamped]:  # noqa: PLR0912, C901
+def _long_history(report_id: uuid.UUID, rng: random.Random, size: int) -> list[Stamped]:  # noqa: PLR0912
     """Two replicas editing one report for `size` events: pages, visuals, moves, fields,
     properties, filters, removals — with occasional exchanges, so edits are concurrent."""
     replicas = [Replica("ana", report_id), Replica("bo", report_id, skew_ms=7)]
