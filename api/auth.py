@@ -55,4 +55,8 @@ class DevAuthMiddleware(AbstractAuthenticationMiddleware):
             raise NotAuthorizedException(
                 f"Send {DEV_USER_HEADER}: <your name> (or ?{DEV_USER_QUERY}= on a WebSocket)."
             )
-        return AuthenticationResult(user=dev_actor(name), auth=None)
+        actor = dev_actor(name)
+        services = getattr(connection.app.state, "services", None)
+        if services is not None:
+            await services.users.ensure(actor, services.clock.next())
+        return AuthenticationResult(user=actor, auth=None)

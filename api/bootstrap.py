@@ -22,6 +22,7 @@ from commands.authorization import Authorizer
 from commands.clock import ServerClock
 from commands.eventstore import EventStore, RecordedEvent, connect_store, migrate
 from commands.reports import ReportHandler
+from commands.users import UserDirectory
 from commands.workspaces import WorkspaceHandler
 from projections.rebuild import rebuild
 from projections.registry import FACTORIES, Factory, ProjectionContext
@@ -100,6 +101,7 @@ class Services:
     authorizer: Authorizer
     reports: ReportHandler
     workspaces: WorkspaceHandler
+    users: UserDirectory
     relay: Relay
     hub: LiveHub
     projections: dict[str, ProjectionRunner]
@@ -232,6 +234,7 @@ async def open_services(
 
         reports = ReportHandler(store, authorizer, clock=clock, on_outcome=count)
         workspaces = WorkspaceHandler(store, authorizer, clock, on_outcome=count)
+        users = UserDirectory(store)
         relay = Relay(
             store,
             bus,
@@ -263,6 +266,7 @@ async def open_services(
             authorizer=authorizer,
             reports=reports,
             workspaces=workspaces,
+            users=users,
             relay=relay,
             hub=hub,
             projections=runners,
