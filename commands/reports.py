@@ -18,6 +18,7 @@ from uuid import UUID
 
 from commands.authorization import Actor, Authorizer
 from commands.clock import ServerClock
+from commands.decide import decide
 from commands.envelope import new_event
 from commands.errors import CommandRejected, ConcurrencyExhausted
 from commands.eventstore import (
@@ -29,24 +30,8 @@ from commands.eventstore import (
     WrongExpectedVersion,
 )
 from commands.report import (
-    AddPage,
-    AddVisual,
-    BindField,
-    ChangeVisualType,
-    ClearFilter,
     CommandBatch,
     CreateReport,
-    MovePage,
-    MoveVisual,
-    RemovePage,
-    RemoveVisual,
-    RenamePage,
-    RenameReport,
-    ReportCommand,
-    ResizeVisual,
-    SetFilter,
-    SetProperty,
-    UnbindField,
 )
 from commands.repository import Loaded, Repository
 from domain.errors import AlreadyExists, DomainError, NotFound
@@ -61,53 +46,6 @@ STREAM_TYPE = "report"
 #: short random pause that grows, so that two busy servers take turns.
 MAX_ATTEMPTS = 50
 MAX_BACKOFF_SECONDS = 0.05
-
-
-def decide(report: Report, command: ReportCommand) -> ReportEvent:  # noqa: C901, PLR0911, PLR0912 - one arm per command
-    """The event one command produces on `report` as it stands (raises DomainError)."""
-    match command:
-        case RenameReport():
-            return report.rename(command.name)
-        case AddPage():
-            return report.add_page(command.page_id, command.name, command.index)
-        case RenamePage():
-            return report.rename_page(command.page_id, command.name)
-        case MovePage():
-            return report.move_page(command.page_id, command.index)
-        case RemovePage():
-            return report.remove_page(command.page_id)
-        case AddVisual():
-            return report.add_visual(
-                command.visual_id,
-                command.page_id,
-                command.visual_type,
-                x=command.x,
-                y=command.y,
-                w=command.w,
-                h=command.h,
-            )
-        case MoveVisual():
-            return report.move_visual(
-                command.visual_id, command.x, command.y, z_index=command.z_index
-            )
-        case ResizeVisual():
-            return report.resize_visual(command.visual_id, command.w, command.h)
-        case ChangeVisualType():
-            return report.change_visual_type(command.visual_id, command.visual_type)
-        case RemoveVisual():
-            return report.remove_visual(command.visual_id)
-        case BindField():
-            return report.bind_field(
-                command.visual_id, command.well, command.field, command.aggregation, command.index
-            )
-        case UnbindField():
-            return report.unbind_field(command.visual_id, command.well, command.field)
-        case SetProperty():
-            return report.set_property(command.target, command.path, command.value)
-        case SetFilter():
-            return report.set_filter(command.target, command.field, command.filter)
-        case ClearFilter():
-            return report.clear_filter(command.target, command.field)
 
 
 def apply_recorded(report: Report, event: RecordedEvent, meta: EventMetadata) -> None:

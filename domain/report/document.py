@@ -21,6 +21,9 @@ is removed, its registers are dropped and every later-arriving edit of it is ign
 visual of a removed page keeps its registers, since its page register could in principle
 still change, but it never shows).
 
+Snapshots: ``parts()`` hands out every container (``StateParts``) and ``from_parts`` builds a
+state from them; ``domain.report.snapshot`` encodes them, so a restored state is the state.
+
 Atomic batches: while a savepoint is open, every change to the state records (container,
 key, old value) in an undo log, and ``rollback_to`` replays the log backwards: cost
 proportional to the changes, not to the size of the report.
