@@ -20,7 +20,8 @@ from api.problems import EXCEPTION_HANDLERS
 from api.routes.live import live
 from api.routes.reports import get_events, get_report, post_commands
 from api.routes.service import health, metrics
-from api.routes.workspaces import create_report, create_workspace, list_workspaces
+from api.routes.time_travel import get_diff, post_revert
+from api.routes.workspaces import create_report, create_workspace, list_reports, list_workspaces
 from api.settings import Settings
 
 log = logging.getLogger("loupe")
@@ -49,7 +50,10 @@ def create_app(settings: Settings, *, processors: bool = True) -> Litestar:
             create_workspace,
             list_workspaces,
             create_report,
+            list_reports,
             get_report,
+            get_diff,
+            post_revert,
             post_commands,
             get_events,
             live,

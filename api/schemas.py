@@ -7,6 +7,8 @@ from uuid import UUID
 
 import msgspec
 
+from domain.report.diff import Change
+from projections.report_queries import ReportSummary
 from sync.wire import EventMessage
 
 
@@ -87,3 +89,24 @@ class EventPage(msgspec.Struct, frozen=True, kw_only=True):
     events: list[EventMessage]
     #: Pass as ``after`` to get the next page; ``None`` when this page was the last.
     next_after: int | None
+
+
+class ReportDiff(msgspec.Struct, frozen=True, kw_only=True):
+    report_id: UUID
+    from_version: int
+    to_version: int
+    changes: list[Change]
+
+
+class RevertResult(CommandResult, frozen=True, kw_only=True):
+    """A command result, plus what the revert could not do by edits."""
+
+    to_version: int
+    #: Old page/visual id → the new id it was re-created under (removed ids never return).
+    recreated: dict[str, str]
+    #: Differences edits cannot undo (e.g. concurrent edits that overfilled a well).
+    unrestorable: list[str]
+
+
+class ReportSummaryList(msgspec.Struct, frozen=True, kw_only=True):
+    reports: list[ReportSummary]

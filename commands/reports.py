@@ -14,6 +14,7 @@ import random
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
 from commands.authorization import Actor, Authorizer
@@ -34,6 +35,7 @@ from commands.report import (
     CreateReport,
 )
 from commands.repository import Loaded, Repository
+from commands.revert import RevertPlan, make_revert_plan
 from domain.errors import AlreadyExists, DomainError, NotFound
 from domain.metadata import EventMetadata
 from domain.report.aggregate import Report
@@ -138,18 +140,59 @@ class ReportHandler:
         self, report_id: UUID, batch: CommandBatch, actor: Actor
     ) -> BatchOutcome:
         """Decide and append a whole batch, atomically and idempotently."""
+        if batch.hlc is not None:
+            self.clock.observe(batch.hlc)
+        return await self._run(report_id, actor, lambda _report: batch)
+
+    async def revert(
+        self,
+        report_id: UUID,
+        target: dict[str, Any],
+        actor: Actor,
+        *,
+        command_id: UUID,
+        client_id: str,
+    ) -> tuple[BatchOutcome, RevertPlan | None]:
+        """Append the edits that bring the report back to `target` (an earlier document).
+
+        History is never rewritten: the revert is one more atomic, idempotent batch. The plan
+        is made against the report as it stands when the batch is decided (again, if another
+        server edited meanwhile). Returns the plan (None for a repeated command_id)."""
+        earlier = await self.store.find_command(command_id)
+        if earlier is not None:
+            entry = await self.reports.load(report_id)
+            return self._outcome(entry.aggregate, earlier), None
+        plans: list[RevertPlan] = []
+
+        def plan(report: Report) -> CommandBatch | None:
+            made = make_revert_plan(report, target, seed=command_id)
+            plans.append(made)
+            if not made.commands:
+                return None
+            return CommandBatch(command_id=command_id, client_id=client_id, commands=made.commands)
+
+        outcome = await self._run(report_id, actor, plan)
+        return outcome, plans[-1] if plans else None
+
+    async def _run(
+        self,
+        report_id: UUID,
+        actor: Actor,
+        make_batch: Callable[[Report], CommandBatch | None],
+    ) -> BatchOutcome:
         entry = self.reports.cached(report_id)
         async with entry.lock:
             if entry.version == 0:
                 await self.reports.catch_up(entry, report_id)
-            if batch.hlc is not None:
-                self.clock.observe(batch.hlc)
             for attempt in range(MAX_ATTEMPTS):
                 report = entry.aggregate
                 if not report.exists:
                     raise NotFound(f"report {report_id} does not exist", code="report_not_found")
                 workspace_id = _workspace_of(report)
                 await self.authorizer.require_edit(workspace_id, actor.id)
+                batch = make_batch(report)
+                if batch is None:  # nothing to do
+                    return BatchOutcome(report_id, workspace_id, entry.version, [], duplicate=False)
                 savepoint = report.savepoint()
                 try:
                     decided = self._decide_all(report, batch, actor)

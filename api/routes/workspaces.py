@@ -9,11 +9,12 @@ from litestar import Request, get, post
 from litestar.datastructures import State
 from litestar.params import FromPath, JSONBody
 
-from api.routes.reports import document_of
-from api.schemas import ReportDocument, WorkspaceList, WorkspaceOut
+from api.routes.reports import MinPosition, document_of, wait_for_read_model
+from api.schemas import ReportDocument, ReportSummaryList, WorkspaceList, WorkspaceOut
 from commands.authorization import Actor
 from commands.report import CreateReport
 from commands.workspace import CreateWorkspace
+from projections.report_queries import catalogue
 from projections.workspaces import workspaces_of
 
 #: How long a write waits for the workspace catalogue to include it (read-your-writes).
@@ -43,6 +44,26 @@ async def list_workspaces(request: Request[Actor, Any, State], state: State) -> 
             WorkspaceOut(id=row.id, name=row.name, role=row.role, version=row.version)
             for row in rows
         ]
+    )
+
+
+@get(
+    "/workspaces/{workspace_id:uuid}/reports",
+    summary="The workspace's report catalogue",
+    tags=["reports"],
+)
+async def list_reports(
+    workspace_id: FromPath[UUID],
+    request: Request[Actor, Any, State],
+    state: State,
+    min_position: MinPosition = None,
+) -> ReportSummaryList:
+    """Each report with who created it, who last edited it and when, and its size."""
+    services = state.services
+    await services.authorizer.require_view(workspace_id, request.user.id)
+    await wait_for_read_model(services, "reports", min_position)
+    return ReportSummaryList(
+        reports=await catalogue(services.pool, services.read_schema, workspace_id)
     )
 
 
