@@ -38,7 +38,7 @@ async def test_the_document_at_a_version_and_at_a_time(loupe):
     async with loupe.client() as client:
         workspace = await create_workspace(client)
         report = await create_report(client, workspace["id"])
-        _, visual_id, results = await _edit_history(client, report["id"])
+        _, _visual_id, results = await _edit_history(client, report["id"])
         url = f"/reports/{report['id']}"
         v4 = (await client.get(url, params={"version": 4})).json()
         v3 = (await client.get(url, params={"version": 3})).json()
@@ -63,7 +63,7 @@ async def test_diff_lists_what_changed_between_versions(loupe):
     async with loupe.client() as client:
         workspace = await create_workspace(client)
         report = await create_report(client, workspace["id"])
-        page_id, visual_id, results = await _edit_history(client, report["id"])
+        page_id, visual_id, _results = await _edit_history(client, report["id"])
         body = (
             await client.get(f"/reports/{report['id']}/diff", params={"from": 3, "to": 7})
         ).json()
