@@ -10,6 +10,7 @@ import redis.asyncio as aioredis
 
 from commands.eventstore import EventStore
 from projections.projection import Projection
+from projections.query_cache import QueryCacheInvalidation
 from projections.reports import ReportReadModel
 from projections.workspaces import WorkspaceCatalogue
 
@@ -30,4 +31,5 @@ Factory = Callable[[ProjectionContext], Projection]
 FACTORIES: dict[str, Factory] = {
     "workspaces": lambda _ctx: WorkspaceCatalogue(),
     "reports": lambda ctx: ReportReadModel(ctx.store),
+    "query_cache": lambda ctx: QueryCacheInvalidation(ctx.redis, ctx.redis_prefix),
 }
