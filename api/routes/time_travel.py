@@ -9,7 +9,7 @@ from uuid import UUID
 import msgspec
 from litestar import Request, get, post
 from litestar.datastructures import State
-from litestar.params import FromPath, JSONBody, Parameter
+from litestar.params import FromPath, JSONBody, QueryParameter
 
 from api.routes.reports import command_result, wait_for_read_model
 from api.schemas import ReportDiff, RevertResult
@@ -53,8 +53,8 @@ async def get_diff(
     report_id: FromPath[UUID],
     request: Request[Actor, Any, State],
     state: State,
-    from_version: Annotated[int, Parameter(query="from", ge=1)],
-    to_version: Annotated[int | None, Parameter(query="to", ge=1)] = None,
+    from_version: Annotated[int, QueryParameter(name="from", ge=1)],
+    to_version: Annotated[int | None, QueryParameter(name="to", ge=1)] = None,
 ) -> ReportDiff:
     """Changes from version `from` to version `to` (default: the current one): pages and
     visuals by id, each added, removed, changed or moved path with its before and after."""

@@ -103,7 +103,7 @@ async def test_every_relevant_event_is_folded_once_and_others_only_move_the_posi
     stop = asyncio.Event()
     task = asyncio.create_task(runner.run(stop))
     try:
-        assert await runner.wait_until(await store.head_position(), 10)
+        assert await runner.wait_until(max(counted), 10)
     finally:
         stop.set()
         await task
