@@ -17,6 +17,7 @@ from api.auth import DEV_USER_HEADER, DevAuthMiddleware
 from api.bootstrap import open_services
 from api.metrics import Metrics, MetricsMiddleware
 from api.problems import EXCEPTION_HANDLERS
+from api.routes.audit import get_audit, get_report_history
 from api.routes.live import live
 from api.routes.reports import get_events, get_report, post_commands
 from api.routes.service import health, metrics
@@ -56,6 +57,8 @@ def create_app(settings: Settings, *, processors: bool = True) -> Litestar:
             post_revert,
             post_commands,
             get_events,
+            get_audit,
+            get_report_history,
             live,
         ],
         lifespan=[services_lifespan],

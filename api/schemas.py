@@ -8,6 +8,7 @@ from uuid import UUID
 import msgspec
 
 from domain.report.diff import Change
+from projections.audit_queries import AuditEntry, HistoryBurst
 from projections.report_queries import ReportSummary
 from sync.wire import EventMessage
 
@@ -110,3 +111,20 @@ class RevertResult(CommandResult, frozen=True, kw_only=True):
 
 class ReportSummaryList(msgspec.Struct, frozen=True, kw_only=True):
     reports: list[ReportSummary]
+
+
+class AuditPage(msgspec.Struct, frozen=True, kw_only=True):
+    """Audit entries, oldest first."""
+
+    entries: list[AuditEntry]
+    #: Pass as ``after`` to get the next page; ``None`` when this page was the last.
+    next_after: int | None
+
+
+class ReportHistory(msgspec.Struct, frozen=True, kw_only=True):
+    """A report's edits grouped into bursts, newest first."""
+
+    report_id: UUID
+    bursts: list[HistoryBurst]
+    #: Pass as ``before`` to get the next (older) page; ``None`` when this page was the last.
+    next_before: int | None

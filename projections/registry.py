@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import redis.asyncio as aioredis
 
 from commands.eventstore import EventStore
+from projections.audit import AuditLog
 from projections.projection import Projection
 from projections.query_cache import QueryCacheInvalidation
 from projections.reports import ReportReadModel
@@ -31,5 +32,7 @@ Factory = Callable[[ProjectionContext], Projection]
 FACTORIES: dict[str, Factory] = {
     "workspaces": lambda _ctx: WorkspaceCatalogue(),
     "reports": lambda ctx: ReportReadModel(ctx.store),
+    # After "reports": its snapshots (when they exist) make the audit's cold loads cheap.
+    "audit": lambda ctx: AuditLog(ctx.store),
     "query_cache": lambda ctx: QueryCacheInvalidation(ctx.redis, ctx.redis_prefix),
 }
