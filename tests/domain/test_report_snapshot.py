@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import gc
-import time
 from typing import Any
 from uuid import UUID
 
@@ -201,27 +199,10 @@ def big_report(pages: int = 50, visuals_per_page: int = 20) -> Replica:
     return author
 
 
-@pytest.mark.slow
-def test_a_snapshot_of_50_pages_of_20_visuals_takes_a_few_milliseconds() -> None:
+def test_a_snapshot_of_50_pages_of_20_visuals_restores_the_same_document() -> None:
+    """A large report survives the round trip (its speed is measured by bench/projections.py
+    --only timetravel, never here)."""
     report = big_report().report
     data = snapshot(report)
     assert restore(REPORT_ID, data).document() == report.document()
-    # The work itself, without the cyclic collector's pauses (those depend on how much else
-    # the process holds; bench/ measures them in a fresh process).
-    gc.collect()
-    gc.disable()
-    try:
-        snapshot_ms = min(timed(lambda: snapshot(report)) for _ in range(10))
-        restore_ms = min(timed(lambda: restore(REPORT_ID, data)) for _ in range(10))
-    finally:
-        gc.enable()
-    print(f"snapshot {snapshot_ms:.2f} ms, restore {restore_ms:.2f} ms, {len(data)} bytes")
-    # Generous bounds: a loaded CI machine must not fail this, a regression by 5x must.
-    assert snapshot_ms < 25
-    assert restore_ms < 25
-
-
-def timed(work: Any) -> float:
-    started = time.perf_counter()
-    work()
-    return (time.perf_counter() - started) * 1000
+    assert snapshot(restore(REPORT_ID, data)) == data
