@@ -6,7 +6,8 @@ two max-maps; every one of them merges commutatively, associatively and idempote
 
 - report: ``created``, ``workspace_id``, ``name``, ``dataset_id``
 - per page: ``added``, ``name``, ``key`` (fractional index among pages)
-- per visual: ``added``, ``page``, ``type``, ``x``, ``y``, ``w``, ``h``, ``key`` (z-order)
+- per visual: ``added``, ``page``, ``type``, ``x``, ``y``, ``w``, ``h``, ``key`` (z-order), and
+  ``on:<page id>`` for every page a ``VisualAdded`` named (see orphans below)
 - per (visual, well, field): a binding register ``(bound, aggregation)`` and a ``key``
   register: an LWW element set, so unbinding and binding again works
 - per (target, path): a property register; per (target, field): a filter register (the
@@ -17,9 +18,15 @@ two max-maps; every one of them merges commutatively, associatively and idempote
 Registers are kept for things not yet created (an edit can arrive before the ``...Added``
 it follows); what the document shows is derived: a page shows once added and not removed, a
 visual once added, not removed and on a page that shows. Deletes win: once a page or visual
-is removed, its registers are dropped and every later-arriving edit of it is ignored (a
-visual of a removed page keeps its registers, since its page register could in principle
-still change, but it never shows).
+is removed, its registers are dropped and every later-arriving edit of it is ignored.
+
+Visuals of removed pages are *orphans*: a visual remembers every page a ``VisualAdded`` put it
+on (an ``on:<page id>`` register; normally one), and once any of those pages is removed -- in
+whichever order the two events arrive -- its bindings, properties and filters are dropped and
+later edits of them are ignored. It keeps its own few registers (type and layout, so it can
+still be named); it never shows (its page is gone). So a long history does not drag the
+contents of every removed page along in memory and in snapshots. The orphans are derived from
+the registers and tombstones, not stored.
 
 Snapshots: ``parts()`` hands out every container (``StateParts``) and ``from_parts`` builds a
 state from them; ``domain.report.snapshot`` encodes them, so a restored state is the state.
@@ -131,6 +138,8 @@ class ReportState:
         self._filter_order: dict[str, dict[str, Stamp]] = {}
         self._versions: dict[str, int] = {}
         self._clocks: dict[str, Hlc] = {}
+        #: Visuals put on a page that was removed (derived: see the module docstring).
+        self._orphans: dict[str, bool] = {}
         self._undo: list[tuple[dict[Any, Any], Any, Any]] | None = None
         self._epoch = 0
 
@@ -170,6 +179,17 @@ class ReportState:
         state._filter_order = parts.filter_order
         state._versions = parts.versions
         state._clocks = parts.clocks
+        removed = parts.removed
+        for visual_id, visual in parts.visuals.items():
+            for name in visual:
+                if name[:3] == "on:" and "page:" + name[3:] in removed:
+                    state._orphans[visual_id] = True
+                    break
+        for visual_id in state._orphans:  # a snapshot of older code may still hold them
+            for container in (state._bindings, state._binding_keys):
+                container.pop(visual_id, None)
+            for container in (state._properties, state._filters, state._filter_order):
+                container.pop("visual:" + visual_id, None)
         return state
 
     # -- clocks ------------------------------------------------------------------------------
@@ -304,6 +324,10 @@ class ReportState:
         self._set(self._removed, target, True)  # noqa: FBT003
         self._drop(self._pages, page_id)
         self._drop_target(target)
+        on_page = "on:" + page_id
+        for visual_id, visual in self._visuals.items():
+            if on_page in visual and visual_id not in self._orphans:
+                self._orphan(visual_id)
 
     def _visual_added(self, event: VisualAdded, stamp: Stamp) -> None:
         visual_id = str(event.visual_id)
@@ -321,6 +345,10 @@ class ReportState:
             ("key", event.key),
         ):
             self._put(visual, name, Register(stamp, value))
+        page_id = str(event.page_id)
+        self._put(visual, "on:" + page_id, Register(stamp, value=True))
+        if "page:" + page_id in self._removed and visual_id not in self._orphans:
+            self._orphan(visual_id)
 
     def _visual_moved(self, event: VisualMoved, stamp: Stamp) -> None:
         visual_id = str(event.visual_id)
@@ -344,13 +372,14 @@ class ReportState:
             return
         self._set(self._removed, target, True)  # noqa: FBT003
         self._drop(self._visuals, visual_id)
+        self._drop(self._orphans, visual_id)
         self._drop(self._bindings, visual_id)
         self._drop(self._binding_keys, visual_id)
         self._drop_target(target)
 
     def _field_bound(self, event: FieldBound, stamp: Stamp) -> None:
         visual_id = str(event.visual_id)
-        if "visual:" + visual_id in self._removed:
+        if "visual:" + visual_id in self._removed or visual_id in self._orphans:
             return
         binding = (event.well, event.field)
         bindings = self._child(self._bindings, visual_id)
@@ -360,28 +389,28 @@ class ReportState:
 
     def _field_unbound(self, event: FieldUnbound, stamp: Stamp) -> None:
         visual_id = str(event.visual_id)
-        if "visual:" + visual_id in self._removed:
+        if "visual:" + visual_id in self._removed or visual_id in self._orphans:
             return
         bindings = self._child(self._bindings, visual_id)
         self._put(bindings, (event.well, event.field), Register(stamp, (False, None)))
 
     def _field_moved(self, event: FieldMoved, stamp: Stamp) -> None:
         visual_id = str(event.visual_id)
-        if "visual:" + visual_id in self._removed:
+        if "visual:" + visual_id in self._removed or visual_id in self._orphans:
             return
         keys = self._child(self._binding_keys, visual_id)
         self._put(keys, (event.well, event.field), Register(stamp, event.key))
 
     def _property_set(self, event: PropertySet, stamp: Stamp) -> None:
         target = canonical_target(event.target)
-        if target in self._removed:
+        if target in self._removed or (target[:7] == "visual:" and target[7:] in self._orphans):
             return
         registers = self._child(self._properties, target)
         self._put(registers, event.path, Register(stamp, event.value))
 
     def _filter_set(self, event: FilterSet, stamp: Stamp) -> None:
         target = canonical_target(event.target)
-        if target in self._removed:
+        if target in self._removed or (target[:7] == "visual:" and target[7:] in self._orphans):
             return
         filters = self._child(self._filters, target)
         self._put(filters, event.field, Register[Filter | None](stamp, event.filter))
@@ -392,7 +421,7 @@ class ReportState:
 
     def _filter_cleared(self, event: FilterCleared, stamp: Stamp) -> None:
         target = canonical_target(event.target)
-        if target in self._removed:
+        if target in self._removed or (target[:7] == "visual:" and target[7:] in self._orphans):
             return
         filters = self._child(self._filters, target)
         self._put(filters, event.field, Register[Filter | None](stamp, None))
@@ -409,6 +438,13 @@ class ReportState:
         self._drop(self._properties, target)
         self._drop(self._filters, target)
         self._drop(self._filter_order, target)
+
+    def _orphan(self, visual_id: str) -> None:
+        """Forget what a visual of a removed page holds (it can never show again)."""
+        self._set(self._orphans, visual_id, True)  # noqa: FBT003
+        self._drop(self._bindings, visual_id)
+        self._drop(self._binding_keys, visual_id)
+        self._drop_target("visual:" + visual_id)
 
     _APPLY: ClassVar[dict[type[Any], Callable[[ReportState, Any, Stamp], None]]] = {
         ReportCreated: _report_created,

@@ -35,9 +35,12 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 KIND: Final = "report"
-#: The body layout this code writes. Bump it when ``_BodyV1`` changes shape, and keep a
-#: decoder for each older number that still has to be read (see ``_DECODERS``).
-FORMAT: Final = 1
+#: The body layout this code writes. Bump it when ``_BodyV1`` changes shape or meaning, and
+#: keep a decoder for each older number that still has to be read (see ``_DECODERS``).
+#: 2: visuals carry an ``on:<page id>`` register per page a ``VisualAdded`` named (format 1
+#: snapshots get it from the visual's ``page`` register, which is the same when, as the command
+#: path guarantees, each visual is added once).
+FORMAT: Final = 2
 
 
 class SnapshotError(ValueError):
@@ -145,6 +148,15 @@ def restore(report_id: UUID, data: bytes) -> Report:
 
 
 def _decode_v1(raw: msgspec.Raw) -> tuple[UUID, StateParts]:
+    report_id, parts = _decode_v2(raw)
+    for visual in parts.visuals.values():
+        page = visual.get("page")
+        if page is not None:
+            visual["on:" + page.value] = Register(page.stamp, value=True)
+    return report_id, parts
+
+
+def _decode_v2(raw: msgspec.Raw) -> tuple[UUID, StateParts]:
     body = _body_v1_decoder.decode(raw)
     registers = body.report
     report: dict[str, Register[Any]] = {}
@@ -174,4 +186,7 @@ def _decode_v1(raw: msgspec.Raw) -> tuple[UUID, StateParts]:
 
 
 #: format number → decoder of that body layout into the current parts (migrations go here).
-_DECODERS: Final[dict[int, Callable[[msgspec.Raw], tuple[UUID, StateParts]]]] = {1: _decode_v1}
+_DECODERS: Final[dict[int, Callable[[msgspec.Raw], tuple[UUID, StateParts]]]] = {
+    1: _decode_v1,
+    2: _decode_v2,
+}

@@ -206,3 +206,55 @@ def test_a_snapshot_of_50_pages_of_20_visuals_restores_the_same_document() -> No
     data = snapshot(report)
     assert restore(REPORT_ID, data).document() == report.document()
     assert snapshot(restore(REPORT_ID, data)) == data
+
+
+def _report_with_a_removed_page() -> tuple[Replica, Replica]:
+    """Ana's report whose page 0 (a titled, bound, filtered visual on it) was removed, and Bob,
+    who saw the visual before the removal."""
+    ana = Replica("ana")
+    ana.do(lambda r: r.create(WORKSPACE_ID, "Sales", None))
+    ana.do(lambda r: r.add_page(PAGE_IDS[0], "Draft"))
+    ana.do(lambda r: r.add_page(PAGE_IDS[1], "Overview"))
+    ana.do(lambda r: r.add_visual(VISUAL_IDS[0], PAGE_IDS[0], "column", x=0, y=0, w=4, h=4))
+    ana.do(lambda r: r.bind_field(VISUAL_IDS[0], "y", "sales", "sum", 0))
+    ana.do(lambda r: r.set_property(f"visual:{VISUAL_IDS[0]}", "title.text", "Sales"))
+    ana.do(lambda r: r.set_filter(f"visual:{VISUAL_IDS[0]}", "year", YEAR_FILTER))
+    bob = Replica("bob")
+    bob.sync(ana.log)
+    ana.do(lambda r: r.remove_page(PAGE_IDS[0]))
+    return ana, bob
+
+
+def test_visuals_of_a_removed_page_are_forgotten_but_still_known_as_removed() -> None:
+    ana, bob = _report_with_a_removed_page()
+    bob.do(lambda r: r.bind_field(VISUAL_IDS[0], "x", "region", None, 0))
+    bob.do(lambda r: r.set_property(f"visual:{VISUAL_IDS[0]}", "title.text", "Late"))
+    for event, meta in bob.log[-2:]:
+        ana.report.apply(event, meta)
+    parts = ana.report.state.parts()
+    visual = str(VISUAL_IDS[0])
+    assert visual not in parts.bindings
+    assert visual not in parts.binding_keys
+    assert f"visual:{visual}" not in parts.properties
+    assert f"visual:{visual}" not in parts.filters
+    with pytest.raises(TargetDeleted, match="with its page"):
+        ana.report.move_visual(VISUAL_IDS[0], 1, 1)
+    assert ana.report.lost_to_delete(bob.log[-1][0]) is not None
+    # Whichever order the removal and the late edits arrive in, the state is the same.
+    other = Replica("carol")
+    other.sync(bob.log)
+    other.sync(ana.log)
+    assert other.report.state.parts() == parts
+
+
+def test_a_format_1_snapshot_is_read_with_the_page_each_visual_was_put_on() -> None:
+    ana, _ = _report_with_a_removed_page()
+    ana.do(lambda r: r.add_visual(VISUAL_IDS[1], PAGE_IDS[1], "bar", x=0, y=0, w=4, h=4))
+    kind, _, body = msgspec.msgpack.decode(snapshot(ana.report))
+    for visual in body[3].values():  # the visuals' registers: format 1 had no on:<page>
+        for name in [name for name in visual if name.startswith("on:")]:
+            del visual[name]
+    old = msgspec.msgpack.encode([kind, 1, body])
+    restored = restore(REPORT_ID, old)
+    assert restored.state.parts() == ana.report.state.parts()
+    assert snapshot(restored) == snapshot(ana.report)
