@@ -186,10 +186,11 @@ class ReportState:
                     state._orphans[visual_id] = True
                     break
         for visual_id in state._orphans:  # a snapshot of older code may still hold them
-            for container in (state._bindings, state._binding_keys):
-                container.pop(visual_id, None)
-            for container in (state._properties, state._filters, state._filter_order):
-                container.pop("visual:" + visual_id, None)
+            state._bindings.pop(visual_id, None)
+            state._binding_keys.pop(visual_id, None)
+            state._properties.pop("visual:" + visual_id, None)
+            state._filters.pop("visual:" + visual_id, None)
+            state._filter_order.pop("visual:" + visual_id, None)
         return state
 
     # -- clocks ------------------------------------------------------------------------------
