@@ -190,8 +190,19 @@ def _text(value: object) -> str:
     return str(value)
 
 
+#: A cell that starts with one of these is a formula to Excel, LibreOffice and Google Sheets.
+_FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(text: str) -> str:
+    """People's words (names, summaries) as a spreadsheet shows them, never as a formula (OWASP
+    "CSV injection"; Superset escapes its CSV exports the same way): a leading ``'``."""
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
 def to_csv(entries: list[AuditEntry]) -> bytes:
-    """RFC 4180: CRLF line ends, fields quoted where needed; ``change`` as a JSON string."""
+    """RFC 4180: CRLF line ends, fields quoted where needed; ``change`` as a JSON string.
+    Names and summaries that would start a formula get a leading ``'``."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
@@ -200,12 +211,12 @@ def to_csv(entries: list[AuditEntry]) -> bytes:
             entry.position,
             _text(entry.at),
             _text(entry.actor),
-            _text(entry.actor_name),
+            _cell(_text(entry.actor_name)),
             _text(entry.workspace_id),
             entry.object_type,
             entry.object_id,
             entry.event,
-            entry.summary,
+            _cell(entry.summary),
             _encoder.encode(entry.change).decode(),
         )
         for entry in entries

@@ -543,3 +543,20 @@ async def test_the_routes_are_in_the_openapi_document(loupe):
     history = schema["paths"]["/reports/{report_id}/history"]["get"]
     assert {p["name"] for p in history["parameters"]} >= {"before", "limit", "min_position"}
     assert "HistoryBurst" in schema["components"]["schemas"]
+
+
+async def test_csv_never_hands_a_spreadsheet_a_formula(loupe):
+    attacker = '=HYPERLINK("http://evil.example","x")'
+    async with loupe.client(attacker) as client:
+        workspace = await create_workspace(client, "+SUM(A1:A9)")
+        report = await create_report(client, workspace["id"], "@report")
+        entries = (await _audit(client, min_position=report["position"]))["entries"]
+        as_csv = await client.get("/audit", headers={"Accept": "text/csv"})
+    assert as_csv.status_code == 200, as_csv.text
+    rows = list(csv.DictReader(io.StringIO(as_csv.text, newline="")))
+    assert [row["position"] for row in rows] == [str(entry["position"]) for entry in entries]
+    for row, entry in zip(rows, entries, strict=True):
+        assert entry["summary"].startswith("=HYPERLINK")  # JSON carries the words as they are
+        assert row["summary"] == "'" + entry["summary"]
+        assert row["actor_name"] == "'" + attacker
+    assert not any(cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row.values())
