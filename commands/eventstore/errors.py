@@ -57,6 +57,7 @@ class DuplicateEventIdError(EventStoreError):
 class NotFirstWriteError(EventStoreError):
     """An append ran inside a transaction that had already written something.
 
-    The ordering guarantee needs the append to assign the transaction id; see
+    The append assigns the transaction id inside its reservation, which readers of version 1
+    of the store (the xmin rule) rely on while a deployment is upgraded; see
     docs/event-store.md.
     """

@@ -47,15 +47,6 @@ def event_columns(alias: str) -> str:
     return ", ".join(f"{alias}.{name}" for name in EVENT_COLUMN_NAMES)
 
 
-#: The highest safe position: the newest row older than every transaction still running.
-#: PostgreSQL turns max() into a backward scan of the primary key that stops at the first
-#: row that passes, which is normally the first or one of the first few.
-_HEAD = (
-    "SELECT coalesce(max(position), 0) FROM {s}.events"
-    " WHERE tx_id < (SELECT pg_snapshot_xmin(pg_current_snapshot()))"
-)
-
-
 @dataclass(frozen=True)
 class Statements:
     """Every statement of the store for one schema."""
@@ -76,7 +67,6 @@ class Statements:
     @classmethod
     def for_schema(cls, schema: str) -> Statements:
         s = quote_identifier(schema)
-        head = _HEAD.format(s=s)
         read_stream = (
             f"SELECT {EVENT_COLUMNS} FROM {s}.events"
             " WHERE stream_id = $1 AND version > $2 AND ($3::bigint IS NULL OR version <= $3)"
@@ -93,27 +83,17 @@ class Statements:
                 f"SELECT first_position, recorded_at FROM {s}.append_event("
                 "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
             ),
-            head=head,
-            head_of_types=(
-                f"SELECT max(position) FROM {s}.events"
-                f" WHERE position <= ({head}) AND stream_type = ANY($1::text[])"
-            ),
-            # One statement, one snapshot: the head and the rows up to it are consistent,
-            # so a caller that got fewer rows than asked for may move its cursor to the head
-            # even when filters skipped rows (see EventStore.subscribe).
-            read_safe=(
-                f"SELECT h.head, {event_columns('e')}"
-                f" FROM ({head}) AS h(head)"
-                " LEFT JOIN LATERAL ("
-                f"   SELECT {EVENT_COLUMNS} FROM {s}.events"
-                "    WHERE position > $1 AND position <= h.head"
-                "      AND ($3::bigint IS NULL OR position <= $3)"
-                "      AND ($4::text[] IS NULL OR stream_type = ANY($4))"
-                "      AND ($5::text[] IS NULL OR type = ANY($5))"
-                "    ORDER BY position LIMIT $2"
-                " ) AS e ON true"
-                " ORDER BY e.position"
-            ),
+            # The safe head and the rows are computed inside PL/pgSQL functions, never as
+            # "SELECT ... WHERE position <= safe_head()": the rows must be read with a snapshot
+            # taken AFTER the head was computed, and a statement's snapshot is taken when the
+            # statement starts (migrations/0002_inflight_visibility.sql, docs/event-store.md).
+            head=f"SELECT {s}.head_position(NULL)",
+            head_of_types=f"SELECT {s}.head_position($1::text[])",
+            # The head comes with the rows (column 0 of every row; one row of NULL event
+            # columns when there are none), from the rows' snapshot: a caller that got fewer
+            # rows than asked for may move its cursor to the head even when filters skipped
+            # rows (see EventStore.subscribe).
+            read_safe=f"SELECT * FROM {s}.read_safe($1, $2, $3, $4::text[], $5::text[])",
             read_stream_asc=read_stream.format(order="ASC"),
             read_stream_desc=read_stream.format(order="DESC"),
             # ORDER BY ... LIMIT 1 rather than max(): one index probe even with a plan cached

@@ -2,8 +2,9 @@
 
 Every report edit is an event appended here, and the commit is the only truth. The SQL side
 (tables, the reservation function, the one-round-trip append function) is in
-``migrations/0001_event_store.sql``; the reasoning, including the proof that readers never skip
-an event that commits late, is in docs/event-store.md.
+``migrations/0001_event_store.sql``, the readers' safe head and the reservation's in-flight
+lock in ``migrations/0002_inflight_visibility.sql``; the reasoning, including the proof that
+readers never skip an event that commits late, is in docs/event-store.md.
 """
 
 from __future__ import annotations
@@ -258,8 +259,10 @@ class EventStore:
     ) -> list[RecordedEvent]:
         """Events after ``after_position`` in position order, only those safe to hand out.
 
-        "Safe" means no transaction that could still commit a lower position is running; an
-        event that committed after a still-running older append waits for it.
+        "Safe" means no append of this store that could still commit a lower position is in
+        flight; an event that committed after a still-running older append waits for it.
+        Other transactions (of other schemas or databases, projections' batches) do not delay
+        it. One round trip; needs READ COMMITTED (any other isolation level is refused).
         """
         events, _head = await self.read_safe(
             after_position=after_position, limit=limit, stream_types=stream_types
@@ -392,8 +395,9 @@ async def connect_store(
     """The one place that builds the store's pool (and its LISTEN connection) from a DSN.
 
     The pool is private to the store, whose statements leave no session state behind (the
-    reservation lock is released inside reserve_positions, also on error), so connections
-    go back to the pool without asyncpg's reset query: that saves a round trip per append.
+    session-level locks of reserve_positions and safe_head are released inside those
+    functions, also on error), so connections go back to the pool without asyncpg's reset
+    query: that saves a round trip per append.
     Migrations run on a connection of their own, which is closed afterwards.
     """
     check_identifier(schema)

@@ -66,7 +66,8 @@ async def test_all_three_start_answer_and_stop(data_dir: Path) -> None:
         assert set(engines.urls) == set(ALL)
         processes = [pid for pid in engines.pids.values() for pid in family(pid)]
         await _all_answer(engines.urls)
-        assert sorted(p.name for p in data_dir.iterdir()) == [".lock", "engines.json", "nats", "postgres", "redis"]
+        names = sorted(p.name for p in data_dir.iterdir())
+        assert names == [".lock", "engines.json", "nats", "postgres", "redis"]
     assert engines.pids == {}
     assert wait_gone(processes, timeout=5) == []
     engines.stop()  # safe twice

@@ -15,10 +15,21 @@ LOCK_CLASS = 1282373232
 
 
 async def _reservation_locks(conn: asyncpg.Connection, schema: str) -> int:
+    """Holders of the schema's reservation lock (two int4 keys: objsubid 2), any mode."""
     count: int = await conn.fetchval(
         "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
-        " AND classid = $1::oid AND objid = hashtext($2)::oid",
+        " AND objsubid = 2 AND classid = $1::oid AND objid = hashtext($2)::oid",
         LOCK_CLASS,
+        f'"{schema}"',
+    )
+    return count
+
+
+async def _inflight_locks(conn: asyncpg.Connection, schema: str) -> int:
+    """Open appends of the schema (the transaction-level locks of their first positions)."""
+    count: int = await conn.fetchval(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+        " AND objsubid = 1 AND classid::bigint >> 15 = 65536 + (hashtext($1) & 65535)",
         f'"{schema}"',
     )
     return count
@@ -32,10 +43,13 @@ async def test_open_append_does_not_hold_the_reservation_lock(
     await tx.start()
     await append_in_transaction(raw_conn, db_schema, new_stream(), 0, [new_event()])
     assert await _reservation_locks(raw_conn, db_schema) == 0
+    # What it holds until it ends is its own in-flight lock, which blocks nobody.
+    assert await _inflight_locks(raw_conn, db_schema) == 1
     # Another append goes through while the first is still open.
     result = await store.append(new_stream(), 0, [new_event()])
     assert result.events[0].position == 2
     await tx.rollback()
+    assert await _inflight_locks(raw_conn, db_schema) == 0
 
 
 async def test_cancelled_while_waiting_for_the_lock_leaves_no_lock(
@@ -68,6 +82,7 @@ async def test_failure_inside_the_critical_section_releases_the_lock(
     with pytest.raises(asyncpg.PostgresError, match="out of bounds"):
         await store.append(new_stream(), 0, [new_event(), new_event()])
     assert await _reservation_locks(raw_conn, db_schema) == 0
+    assert await _inflight_locks(raw_conn, db_schema) == 0
 
     await raw_conn.execute(f"ALTER SEQUENCE {db_schema}.events_position_seq NO MAXVALUE")
     result = await store.append(new_stream(), 0, [new_event()])
