@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from uuid import UUID
 
 import msgspec
@@ -96,15 +95,10 @@ def big_report(pages: int = 50, visuals: int = 20) -> Replica:
     return replica
 
 
-def test_a_report_of_1000_visuals_materialises_in_milliseconds() -> None:
+def test_a_report_of_1000_visuals_materialises_every_visual_in_order() -> None:
+    """Its speed is measured by bench/projections.py, never here."""
     replica = big_report()
     document = replica.document()
     assert len(document["pages"]) == 50
     assert sum(len(page["visuals"]) for page in document["pages"]) == 1000
-    timings = []
-    for _ in range(5):
-        start = time.perf_counter()
-        replica.document()
-        timings.append(time.perf_counter() - start)
-    # About 5 ms on a 2-core CI machine; the bound leaves room for a noisy neighbour.
-    assert min(timings) < 0.025, f"document() took {min(timings) * 1000:.1f} ms"
+    assert replica.document() == document  # materialising again changes nothing
