@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Literal
 from uuid import UUID
 
@@ -35,7 +36,11 @@ def parse_target(target: str) -> tuple[TargetKind, UUID | None]:
     )
 
 
+@lru_cache(maxsize=16384)
 def canonical_target(target: str) -> str:
-    """The one spelling of ``target`` that registers are keyed by (lowercase UUID)."""
+    """The one spelling of ``target`` that registers are keyed by (lowercase UUID).
+
+    Remembered (a report's events name the same few targets over and over; parsing a UUID
+    and printing it back costs more than applying most events)."""
     kind, target_id = parse_target(target)
     return REPORT if target_id is None else f"{kind}:{target_id}"

@@ -10,8 +10,18 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from domain.clock import Hlc
+from domain.registers import Register, Stamp
 from domain.report import Report
-from domain.report.audit import AuditDescription, describe, filter_text, shorten, type_name
+from domain.report.audit import (
+    AuditDescription,
+    ReportDescriber,
+    describe,
+    filter_text,
+    property_at,
+    shorten,
+    type_name,
+)
 from domain.report.events import PageRemoved, ReportRenamed
 from domain.report.filters import (
     InFilter,
@@ -21,6 +31,7 @@ from domain.report.filters import (
     TopBy,
     TopFilter,
 )
+from domain.report.properties import materialise
 from tests.domain.report_histories import histories
 from tests.domain.report_replicas import REPORT_ID, WORKSPACE_ID, Replica, Stamped, replay
 
@@ -391,3 +402,136 @@ def test_every_event_of_any_history_is_described_in_any_order(
         if report.lost_to_delete(event) is not None:
             assert "(no effect" in description.summary
         report.apply(event, meta)
+
+
+# -- ReportDescriber: the fast way says exactly what describe says ----------------------------
+
+NAMES = st.sampled_from(["Ana", "", "  ", "Bartholomew Featherstonehaugh-Cholmondeley the Third"])
+
+
+@EXAMPLES
+@given(histories(), st.data())
+def test_the_report_describer_says_what_describe_says(
+    history: tuple[list[Replica], list[Stamped]], data: st.DataObject
+) -> None:
+    """Any order, duplicates included (a re-delivered event is described and applied again)."""
+    _, events = history
+    order = data.draw(st.permutations(events))
+    again = data.draw(st.lists(st.sampled_from(events), max_size=5)) if events else []
+    describer = ReportDescriber(replay([]))
+    for event, meta in [*order, *again]:
+        name = data.draw(NAMES)
+        expected = describe(event, describer.report, name)
+        assert describer.describe(event, name) == expected
+        describer.apply(event, meta)
+
+
+class Both:
+    """A ReportDescriber beside the plain ``describe``: every event is described both ways
+    (the two must agree), then applied."""
+
+    def __init__(self) -> None:
+        self.describer = ReportDescriber(replay([]))
+        self.summaries: list[str] = []
+
+    def deliver(self, events: list[Stamped]) -> None:
+        for event, meta in events:
+            expected = describe(event, self.describer.report, "Ana")
+            assert self.describer.describe(event, "Ana") == expected
+            self.summaries.append(expected.summary)
+            self.describer.apply(event, meta)
+
+
+def test_the_report_describer_forgets_a_title_when_it_changes(ana: Replica) -> None:
+    both = Both()
+    both.deliver(ana.log)
+    ana.do(lambda r: r.move_visual(VISUAL, 1, 1))
+    ana.do(lambda r: r.set_property(TITLED, "title", {"text": "Revenue"}))
+    ana.do(lambda r: r.move_visual(VISUAL, 2, 2))
+    both.deliver(ana.log[-3:])
+    assert both.summaries[-1] == "Ana moved 'Revenue' on page 2 to 2,2"
+
+
+def test_the_report_describer_forgets_titles_on_a_removed_page(ana: Replica) -> None:
+    both = Both()
+    ana.do(lambda r: r.set_property(f"visual:{VISUAL_2}", "title.text", "KPI"))
+    both.deliver(ana.log)
+    bob = Replica("bob")
+    bob.sync(ana.log)
+    bob.do(lambda r: r.move_visual(VISUAL_2, 1, 1))
+    ana.do(lambda r: r.move_visual(VISUAL_2, 2, 2))  # named by its title ...
+    ana.do(lambda r: r.remove_page(PAGE))  # ... which goes with its page
+    both.deliver([*ana.log[-2:], bob.log[-1]])
+    assert both.summaries[-3] == "Ana moved 'KPI' on page 2 to 2,2"
+    assert both.summaries[-1] == (
+        "Ana moved the card at 2,2 on a removed page to 1,1 (no effect: its page had been removed)"
+    )
+
+
+def test_the_report_describer_forgets_a_title_when_a_late_add_orphans_the_visual(
+    ana: Replica,
+) -> None:
+    """Bob added the same visual to a page he then removed: his add, arriving last, leaves
+    the visual on a removed page, and its properties go."""
+    bob = Replica("bob")
+    bob.sync(ana.log[:3])  # the report and its pages, not the visuals
+    bob.do(lambda r: r.add_visual(VISUAL, PAGE_2, "card", x=0, y=8, w=4, h=4), now_ms=5_000)
+    bob.do(lambda r: r.remove_page(PAGE_2), now_ms=5_000)
+    both = Both()
+    both.deliver(ana.log)
+    ana.do(lambda r: r.move_visual(VISUAL, 1, 1))
+    # The removal, then a move (the describer looks the title up), then the add.
+    both.deliver([bob.log[-1], ana.log[-1], bob.log[-2]])
+    ana.do(lambda r: r.resize_visual(VISUAL_2, 2, 2))
+    late = Replica("cy")
+    late.sync(ana.log)
+    late.do(lambda r: r.move_visual(VISUAL, 3, 3))
+    both.deliver(late.log[-1:])
+    assert "'Sales by region'" not in both.summaries[-1]
+
+
+def test_the_report_describer_with_a_savepoint_open(ana: Replica) -> None:
+    """The registers cannot be read directly then; the plain lookups answer."""
+    describer = ReportDescriber(ana.report)
+    event = ana.report.set_property(TITLED, "title.text", "Revenue")
+    with ana.report.atomic():
+        assert describer.describe(event, "Ana") == describe(event, ana.report, "Ana")
+
+
+SEGMENTS = ["a", "b", "c"]
+#: Paths that are prefixes of one another, siblings, and strangers.
+PROPERTY_PATHS = ["a", "a.b", "a.c", "a.b.c", "b", "b.a", "c.a.b"]
+JSON_VALUES: Any = st.recursive(
+    st.none() | st.booleans() | st.integers(0, 3) | st.sampled_from(["x", " "]),
+    lambda children: (
+        st.lists(children, max_size=2) | st.dictionaries(st.sampled_from(SEGMENTS), children)
+    ),
+    max_leaves=6,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(PROPERTY_PATHS),
+        st.tuples(st.integers(0, 5), st.sampled_from(["r1", "r2"]), JSON_VALUES),
+        max_size=7,
+    ),
+    st.sampled_from([*PROPERTY_PATHS, "a.b.c.d", "c", "c.a"]),
+)
+def test_a_property_read_from_its_own_registers_equals_materialising_them_all(
+    writes: dict[str, tuple[int, str, Any]], path: str
+) -> None:
+    registers = {
+        written: Register(Stamp(Hlc(ms, 0), replica), value)
+        for written, (ms, replica, value) in writes.items()
+    }
+    whole: Any = materialise(registers)
+    expected: tuple[bool, Any] = (False, None)
+    for segment in path.split("."):
+        if not isinstance(whole, dict) or segment not in whole:
+            break
+        whole = whole[segment]
+    else:
+        expected = (True, whole)
+    assert property_at(registers, path) == expected
