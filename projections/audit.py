@@ -43,7 +43,7 @@ import msgspec
 from commands.envelope import metadata_of
 from commands.eventstore import EventStore, RecordedEvent
 from domain.report.aggregate import Report
-from domain.report.audit import AuditDescription, actor, change_of, describe, quoted
+from domain.report.audit import AuditDescription, ReportDescriber, actor, change_of, quoted
 from domain.report.events import EVENT_TYPES as REPORT_EVENT_TYPES
 from domain.report.events import decode as decode_report_event
 from domain.user.events import UserRegistered
@@ -90,7 +90,7 @@ Row = tuple[
     int, datetime, UUID | None, UUID | None, str | None, str, UUID, int, str, str, str, str, str
 ]
 
-_encoder = msgspec.json.Encoder()
+_encode = msgspec.json.Encoder().encode
 
 
 class Described(NamedTuple):
@@ -111,6 +111,17 @@ class Described(NamedTuple):
 def unknown_actor(actor_id: UUID) -> str:
     """How an actor with no registered name is shown."""
     return f"user {str(actor_id)[:8]}"
+
+
+class _ReportAt:
+    """A report as the audit log holds it: its describer (which holds the report) and the
+    version the report is at."""
+
+    __slots__ = ("describer", "version")
+
+    def __init__(self, describer: ReportDescriber, version: int) -> None:
+        self.describer = describer
+        self.version = version
 
 
 class _WorkspaceAt:
@@ -142,7 +153,7 @@ class AuditLog:
         self.cache_size = cache_size
         self.bulk_cache_size = bulk_cache_size
         self.copy_from = copy_from
-        self.reports = StateCache(cache_size)
+        self.reports: StateCache[_ReportAt] = StateCache(cache_size)
         self.workspaces: OrderedDict[UUID, _WorkspaceAt] = OrderedDict()
         self.workspace_cache_size = workspace_cache_size
         #: user id → name as registered so far; None until loaded from ``rm_audit_users``.
@@ -219,9 +230,19 @@ class AuditLog:
             return
         copier = _Copier(conn, t, self.copy_chunk)
         self._copier = copier
+        reports = self.reports
         try:
             for event in events:
-                await copier.add(await self._row(conn, t, event, names, users))
+                # Report events (nearly all of a rebuild) without a coroutine per event.
+                if event.stream_type == "report" and event.type in REPORT_EVENT_TYPES:
+                    entry = reports.get(event.stream_id)
+                    if entry is None or entry.version != event.version - 1:
+                        entry = await self._load_entry(conn, t, event)
+                    row = self._report_row(event, entry, names)
+                else:
+                    row = await self._row(conn, t, event, names, users)
+                if copier.add(row):
+                    await copier.step()
             await copier.finish()
         except BaseException:
             await copier.drain()
@@ -254,33 +275,36 @@ class AuditLog:
         users: list[tuple[UUID, str, str | None, int]],
     ) -> Row:
         kind = event.stream_type
+        if kind == "report" and event.type in REPORT_EVENT_TYPES:
+            entry = self.reports.get(event.stream_id)
+            if entry is None or entry.version != event.version - 1:
+                entry = await self._load_entry(conn, t, event)
+            return self._report_row(event, entry, names)
+        actor_id = event.actor
+        actor_name = self._actor_name(actor_id, names)
         if kind == "user" and event.type == "UserRegistered":
             # Named by the name it registers: "Ana joined Loupe", by Ana.
-            description = self._user(event, names, users)
-            actor_name = self._actor_name(event.actor, names)
+            described = self._user(event, names, users)
+            actor_name = self._actor_name(actor_id, names)
+        elif kind == "workspace" and event.type in WORKSPACE_EVENT_TYPES:
+            described = await self._workspace(event, actor_name or "", names)
         else:
-            actor_name = self._actor_name(event.actor, names)
-            who = actor_name or ""
-            if kind == "report" and event.type in REPORT_EVENT_TYPES:
-                description = await self._report(conn, t, event, who)
-            elif kind == "workspace" and event.type in WORKSPACE_EVENT_TYPES:
-                description = await self._workspace(event, who, names)
-            else:
-                description = _generic(event, who)
+            described = _generic(event, actor_name or "")
+        object_type, object_id, summary, change = described
         return (
             event.position,
             event.recorded_at,
             event.workspace_id,
-            event.actor,
+            actor_id,
             actor_name,
             kind,
             event.stream_id,
             event.version,
             event.type,
-            description.object_type,
-            description.object_id,
-            description.summary,
-            _encoder.encode(description.change).decode(),
+            object_type,
+            object_id,
+            summary,
+            _encode(change).decode(),
         )
 
     @staticmethod
@@ -290,26 +314,46 @@ class AuditLog:
         name = names.get(actor_id)
         return name if name is not None else unknown_actor(actor_id)
 
-    async def _report(
-        self, conn: Connection, t: Tables, event: RecordedEvent, who: str
-    ) -> Described:
+    def _report_row(self, event: RecordedEvent, entry: _ReportAt, names: dict[UUID, str]) -> Row:
+        """The row of a report event, ``entry`` holding the report just before it."""
+        actor_id = event.actor
+        actor_name = None if actor_id is None else names.get(actor_id)
+        if actor_name is None and actor_id is not None:
+            actor_name = unknown_actor(actor_id)
         payload = decode_report_event(event.data)
-        state = await self._report_before(conn, t, event)
-        description = _described(lambda: describe(payload, state.report, who), event, who)
-        state.report.apply(payload, metadata_of(event))
-        state.version, state.position, state.recorded_at = (
-            event.version,
+        describer = entry.describer
+        object_type: str
+        try:
+            described = describer.describe(payload, actor_name or "")
+            object_type, object_id = described.object_type, described.object_id
+            summary, change = described.summary, described.change
+        except Exception:
+            log.exception("audit: could not describe event %s (%s)", event.position, event.type)
+            object_type, object_id, summary, change = _generic(event, actor_name or "")
+        describer.apply(payload, metadata_of(event))
+        entry.version = event.version
+        return (
             event.position,
             event.recorded_at,
+            event.workspace_id,
+            actor_id,
+            actor_name,
+            "report",
+            event.stream_id,
+            event.version,
+            event.type,
+            object_type,
+            object_id,
+            summary,
+            _encode(change).decode(),
         )
-        return description
 
-    async def _report_before(self, conn: Connection, t: Tables, event: RecordedEvent) -> ReportAt:
-        state = self.reports.get(event.stream_id)
-        if state is None or state.version != event.version - 1:
-            state = await self._load_report(conn, t, event.stream_id, event.version - 1)
-            self.reports.put(state)
-        return state
+    async def _load_entry(self, conn: Connection, t: Tables, event: RecordedEvent) -> _ReportAt:
+        """The report just before ``event``, loaded (and kept) when the cache has not got it."""
+        state = await self._load_report(conn, t, event.stream_id, event.version - 1)
+        entry = _ReportAt(ReportDescriber(state.report), state.version)
+        self.reports.put(event.stream_id, entry)
+        return entry
 
     async def _load_report(
         self, conn: Connection, t: Tables, report_id: UUID, version: int
@@ -430,18 +474,25 @@ class _Copier:
         self.task: asyncio.Task[str] | None = None
         self._since_yield = 0
 
-    async def add(self, row: Row) -> None:
-        self.rows.append(row)
+    def add(self, row: Row) -> bool:
+        """Keep a row; True when ``step`` is due (a chunk is full, or it is time to let a
+        running COPY read its answer)."""
+        rows = self.rows
+        rows.append(row)
+        if len(rows) >= self.chunk:
+            return True
+        if self.task is not None:
+            self._since_yield += 1
+            return self._since_yield >= _YIELD_EVERY
+        return False
+
+    async def step(self) -> None:
         if len(self.rows) >= self.chunk:
             await self.idle()
             rows, self.rows = self.rows, []
             self.task = asyncio.ensure_future(self._copy(rows))
-            await asyncio.sleep(0)  # start it: the rows go out now
-        elif self.task is not None:
-            self._since_yield += 1
-            if self._since_yield >= _YIELD_EVERY:
-                self._since_yield = 0
-                await asyncio.sleep(0)  # let the running COPY read its answer
+        self._since_yield = 0
+        await asyncio.sleep(0)  # start the COPY (the rows go out now) or let it read its answer
 
     async def idle(self) -> None:
         """Wait for the running COPY (re-raising its error)."""

@@ -72,7 +72,11 @@ class Projection(Protocol):
     def tables(self) -> Sequence[str]: ...
 
     def ddl(self, tables: Tables) -> list[str]:
-        """Statements that create its tables (and indexes) from nothing; run in one transaction."""
+        """Statements that create its tables (and indexes) from nothing; run in one transaction.
+
+        A rebuild runs the non-unique ``CREATE INDEX`` statements after it has filled the
+        tables (projections/rebuild.py): ``apply`` must not need them to be correct.
+        """
         ...
 
     async def apply(

@@ -9,9 +9,10 @@ snapshot at or below N plus at most `SNAPSHOT_EVERY - 1` events.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Generic, TypeVar
 from uuid import UUID
 
 from commands.envelope import metadata_of
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
 #: A snapshot is written after every this many versions of a report.
 SNAPSHOT_EVERY = 256
 SNAPSHOTS = "rm_report_snapshots"
+
+S = TypeVar("S")
 
 
 @dataclass(eq=False)
@@ -113,24 +116,30 @@ async def version_at(
     return int(found if found is not None else row["low"])
 
 
-class StateCache:
+class StateCache(Generic[S]):
     """Recently used report states (the projection's working set), least recently used out."""
 
-    def __init__(self, capacity: int = 512) -> None:
+    def __init__(
+        self, capacity: int = 512, *, on_evict: Callable[[UUID, S], None] | None = None
+    ) -> None:
         self.capacity = capacity
-        self._states: OrderedDict[UUID, ReportAt] = OrderedDict()
+        self._states: OrderedDict[UUID, S] = OrderedDict()
+        #: Called with each state pushed out to make room (not with replaced or cleared ones).
+        self.on_evict = on_evict
 
-    def get(self, report_id: UUID) -> ReportAt | None:
+    def get(self, report_id: UUID) -> S | None:
         state = self._states.get(report_id)
         if state is not None:
             self._states.move_to_end(report_id)
         return state
 
-    def put(self, state: ReportAt) -> None:
-        self._states[state.report.id] = state
-        self._states.move_to_end(state.report.id)
+    def put(self, report_id: UUID, state: S) -> None:
+        self._states[report_id] = state
+        self._states.move_to_end(report_id)
         while len(self._states) > self.capacity:
-            self._states.popitem(last=False)
+            evicted_id, evicted = self._states.popitem(last=False)
+            if self.on_evict is not None:
+                self.on_evict(evicted_id, evicted)
 
     def clear(self) -> None:
         self._states.clear()

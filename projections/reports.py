@@ -16,8 +16,9 @@ from uuid import UUID
 
 import msgspec
 
+from commands.envelope import metadata_of
 from commands.eventstore import EventStore, RecordedEvent
-from domain.report.events import EVENT_TYPES
+from domain.report.events import EVENT_TYPES, decode
 from domain.report.snapshot import snapshot
 from projections.projection import Tables
 from projections.report_states import (
@@ -25,7 +26,6 @@ from projections.report_states import (
     SNAPSHOTS,
     ReportAt,
     StateCache,
-    fold,
     load_at,
 )
 
@@ -54,13 +54,23 @@ class ReportReadModel:
     tables: tuple[str, ...] = (REPORTS, SNAPSHOTS)
 
     def __init__(
-        self, store: EventStore, *, cache_size: int = 512, snapshot_every: int = SNAPSHOT_EVERY
+        self,
+        store: EventStore,
+        *,
+        cache_size: int = 512,
+        bulk_cache_size: int = 2048,
+        snapshot_every: int = SNAPSHOT_EVERY,
     ) -> None:
         self.store = store
         self.snapshot_every = snapshot_every
-        self.states = StateCache(cache_size)
-        #: In bulk mode (a rebuild): every report touched so far, written once by `flush`.
+        self.cache_size = cache_size
+        self.bulk_cache_size = bulk_cache_size
+        self.states: StateCache[ReportAt] = StateCache(cache_size, on_evict=self._evicted)
+        #: In bulk mode (a rebuild): every report touched so far whose state is in the cache,
+        #: written once by `flush`...
         self._deferred: dict[UUID, _Touched] | None = None
+        #: ... or, when its state has to leave the cache, at the end of the batch.
+        self._leaving: list[tuple[ReportAt, _Touched]] = []
 
     def ddl(self, t: Tables) -> list[str]:
         return [
@@ -92,33 +102,64 @@ class ReportReadModel:
 
     def reset(self) -> None:
         self.states.clear()
+        self._leaving = []
         if self._deferred is not None:
             self._deferred = {}
 
     def bulk(self, enabled: bool) -> None:  # noqa: FBT001 - a mode switch
         self._deferred = {} if enabled else None
+        self._leaving = []
+        # A rebuild sweeps through every report in turn: keep more of them at hand.
+        self.states.capacity = self.bulk_cache_size if enabled else self.cache_size
 
     async def flush(self, conn: Connection, tables: Tables) -> None:
+        await self._write_leaving(conn, tables)
         if self._deferred:
             await self._write_all(conn, tables, self._deferred)
             self._deferred = {}
 
+    def _evicted(self, report_id: UUID, state: ReportAt) -> None:
+        """In bulk mode, a report whose state leaves the cache is written with this batch (its
+        state would otherwise have to be loaded again to be written at the end)."""
+        if self._deferred is None:
+            return
+        entry = self._deferred.get(report_id)
+        if entry is not None and entry.version == state.version:
+            del self._deferred[report_id]
+            self._leaving.append((state, entry))
+
+    async def _write_leaving(self, conn: Connection, t: Tables) -> None:
+        leaving, self._leaving = self._leaving, []
+        for state, entry in leaving:  # in order: a report may leave twice (upserts)
+            await self._write(conn, t, state, entry)
+
     async def apply(self, conn: Connection, events: Sequence[RecordedEvent], t: Tables) -> None:
         touched = self._deferred if self._deferred is not None else {}
+        states = self.states
         for event in events:
-            state = await self._state_before(conn, t, event)
-            fold(state, [event])
-            entry = touched.get(event.stream_id)
+            report_id = event.stream_id
+            state = states.get(report_id)
+            if state is None or state.version != event.version - 1:
+                state = await load_at(conn, self.store, t, report_id, event.version - 1)
+                states.put(report_id, state)
+            # What `fold` does, inline: this loop runs for every report event of a rebuild.
+            state.report.apply(decode(event.data), metadata_of(event))
+            state.version = version = event.version
+            state.position = event.position
+            state.recorded_at = event.recorded_at
+            entry = touched.get(report_id)
             if entry is None:
-                entry = touched[event.stream_id] = _Touched(state.version)
-            entry.version = state.version
+                entry = touched[report_id] = _Touched(version)
+            entry.version = version
             if event.type == "ReportCreated":
                 entry.created_by, entry.created_at = event.actor, event.recorded_at
             entry.last_actor, entry.last_at = event.actor, event.recorded_at
-            if state.version - state.snapshot_version >= self.snapshot_every:
+            if version - state.snapshot_version >= self.snapshot_every:
                 await self._snapshot(conn, t, state)
         if self._deferred is None:
             await self._write_all(conn, t, touched)
+        else:
+            await self._write_leaving(conn, t)
 
     async def _write_all(self, conn: Connection, t: Tables, touched: dict[UUID, _Touched]) -> None:
         for report_id, entry in touched.items():
@@ -126,13 +167,6 @@ class ReportReadModel:
             if state is None or state.version != entry.version:
                 state = await load_at(conn, self.store, t, report_id, entry.version)
             await self._write(conn, t, state, entry)
-
-    async def _state_before(self, conn: Connection, t: Tables, event: RecordedEvent) -> ReportAt:
-        state = self.states.get(event.stream_id)
-        if state is None or state.version != event.version - 1:
-            state = await load_at(conn, self.store, t, event.stream_id, event.version - 1)
-            self.states.put(state)
-        return state
 
     async def _snapshot(self, conn: Connection, t: Tables, state: ReportAt) -> None:
         assert state.recorded_at is not None

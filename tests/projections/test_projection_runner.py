@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import uuid
 from collections.abc import Sequence
 
@@ -205,3 +206,55 @@ async def test_a_new_projection_version_is_rebuilt_when_its_runner_starts(store,
         stop.set()
         await task
     assert await _ledger_positions(pool, read_schema) == counted
+
+
+class IndexedLedger(Ledger):
+    """A ledger with a secondary index; notes which indexes its table has while it folds."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.indexes_seen: set[str] = set()
+
+    def ddl(self, t: Tables) -> list[str]:
+        return [
+            *super().ddl(t),
+            f"CREATE UNIQUE INDEX ON {t['rm_ledger']} (stream_id)",
+            f"create index on {t['rm_ledger']} (stream_id, position)",
+        ]
+
+    async def apply(self, conn, events: Sequence[RecordedEvent], t: Tables) -> None:
+        await super().apply(conn, events, t)
+        rows = await conn.fetch(
+            "SELECT indexdef FROM pg_indexes WHERE schemaname = $1 AND tablename = $2",
+            t.schema,
+            t.bare("rm_ledger"),
+        )
+        self.indexes_seen.update(row[0].split(" USING ")[1] for row in rows)
+
+
+async def test_a_rebuild_reads_only_what_it_folds_and_builds_secondary_indexes_last(
+    store, pool, db_schema
+):
+    read_schema = f"{db_schema}_read"
+    counted = await _append(store, 12)
+    ignored = await _append(store, 30, "Ignored")
+    counted += await _append(store, 9)
+    projection = IndexedLedger()
+    thresholds = gc.get_threshold()
+    result = await rebuild(projection, store, pool, read_schema, batch_size=4)
+    assert gc.get_threshold() == thresholds, "the collector runs as before"
+    assert await _ledger_positions(pool, read_schema) == counted
+    assert result.folded == len(counted)
+    assert result.events == len(counted) + len(ignored) == result.position
+    # While folding: the primary key and the unique index (an ON CONFLICT may need it), not
+    # the secondary index; the live table has all three.
+    assert projection.indexes_seen == {'btree ("position")', "btree (stream_id)"}
+    rows = await pool.fetch(
+        "SELECT indexdef FROM pg_indexes WHERE schemaname = $1 AND tablename = 'rm_ledger'",
+        read_schema,
+    )
+    assert sorted(row[0].split(" USING ")[1] for row in rows) == [
+        'btree ("position")',
+        "btree (stream_id)",
+        'btree (stream_id, "position")',
+    ]

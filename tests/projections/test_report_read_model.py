@@ -91,6 +91,15 @@ async def _documents(pool: asyncpg.Pool, read_schema: str, report_ids) -> dict:
     return documents
 
 
+async def _catalogue(pool: asyncpg.Pool, read_schema: str) -> list[tuple[object, ...]]:
+    rows = await pool.fetch(
+        f"""SELECT report_id, workspace_id, name, dataset_id, created_by, created_at,
+                   last_edited_by, last_edited_at, pages, visuals, version, position
+            FROM {read_schema}.rm_reports ORDER BY report_id"""
+    )
+    return [tuple(row) for row in rows]
+
+
 async def _scenario(database_url: str, drawn: list, rng: random.Random) -> None:
     schema, store, pool = await _prepare(database_url)
     read_schema = f"{schema}_read"
@@ -122,15 +131,20 @@ async def _scenario(database_url: str, drawn: list, rng: random.Random) -> None:
         }
         incremental = await _documents(pool, read_schema, reports)
         assert incremental == expected
+        catalogue = await _catalogue(pool, read_schema)
 
+        # A small cache makes the rebuild write reports whose states leave it on the way.
         await rebuild(
-            ReportReadModel(store, snapshot_every=rng.choice([2, 5])),
+            ReportReadModel(
+                store, snapshot_every=rng.choice([2, 5]), bulk_cache_size=rng.choice([1, 2, 512])
+            ),
             store,
             pool,
             read_schema,
             batch_size=rng.randint(1, 13),
         )
         assert await _documents(pool, read_schema, reports) == expected
+        assert await _catalogue(pool, read_schema) == catalogue
         assert (await PositionStore(pool, read_schema).get("reports")).position == (
             await _last_position(pool, schema)
         )
