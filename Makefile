@@ -36,6 +36,7 @@ format: $(STAMP) ## Format the Python code
 bench: $(STAMP) ## Run the benchmarks (see docs/performance.md)
 	$(BIN)/python bench/append.py
 	$(BIN)/python bench/live.py
+	$(BIN)/python bench/projections.py
 
 clean: ## Remove .venv and ./var (all local data!)
 	rm -rf $(VENV) var
