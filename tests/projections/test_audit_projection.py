@@ -28,7 +28,6 @@ from domain.clock import Hlc
 from domain.metadata import EventMetadata
 from domain.report.aggregate import Report
 from domain.report.audit import describe
-from domain.report.events import ReportCreated
 from domain.report.events import decode as decode_report_event
 from domain.report.events import encode as encode_report_event
 from domain.user.events import UserRegistered
@@ -52,28 +51,10 @@ from projections.reports import ReportReadModel
 from projections.runner import ProjectionRunner
 from tests.domain.report_histories import histories
 from tests.domain.report_replicas import WORKSPACE_ID, Stamped
+from tests.projections.schemas import drop, for_report, prepare
 
 ANA, BO, CY, DEE = (uuid.UUID(int=0xA0 + n) for n in range(4))
 NAMES = {ANA: "Ana", BO: "Bo", CY: "Cy"}  # Dee never registers
-
-
-async def _prepare(database_url: str) -> tuple[str, EventStore, asyncpg.Pool]:
-    schema = f"t_{uuid.uuid4().hex[:16]}"
-    store = await connect_store(database_url, schema)
-    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=6)
-    async with pool.acquire() as conn:
-        await migrate(conn, f"{schema}_read", "projections", dict(MIGRATIONS)["projections"])
-    return schema, store, pool
-
-
-async def _drop(database_url: str, schema: str, store: EventStore, pool: asyncpg.Pool) -> None:
-    await store.close()
-    await pool.close()
-    conn = await asyncpg.connect(database_url)
-    try:
-        await conn.execute(f"DROP SCHEMA {schema} CASCADE; DROP SCHEMA {schema}_read CASCADE")
-    finally:
-        await conn.close()
 
 
 def _meta(actor: uuid.UUID | None, counter: int) -> EventMetadata:
@@ -120,15 +101,6 @@ async def _generic_event(store: EventStore, actor: uuid.UUID | None) -> None:
     await store.append(
         stream, 0, [NewEvent(event_id=uuid.uuid4(), type="DatasetUploaded", data=data, actor=actor)]
     )
-
-
-def _for_report(events: Sequence[Stamped], report_id: uuid.UUID) -> list[Stamped]:
-    return [
-        (msgspec.structs.replace(event, report_id=report_id), meta)
-        if isinstance(event, ReportCreated)
-        else (event, meta)
-        for event, meta in events
-    ]
 
 
 async def _append_report(
@@ -257,15 +229,15 @@ async def _run_until_head(runners: list[ProjectionRunner], store: EventStore, wo
 
 
 async def _scenario(database_url: str, drawn: list, rng: random.Random) -> None:
-    schema, store, pool = await _prepare(database_url)
+    schema, store, pool = await prepare(database_url, 6)
     read_schema = f"{schema}_read"
     try:
         reports = {}
         for _, events in drawn:
             order = list(events[:1]) + rng.sample(events[1:], len(events) - 1)
-            reports[uuid.uuid4()] = _for_report(order, uuid.uuid4())
+            reports[uuid.uuid4()] = for_report(order, uuid.uuid4())
         reports = {
-            report_id: _for_report(events, report_id) for report_id, events in reports.items()
+            report_id: for_report(events, report_id) for report_id, events in reports.items()
         }
         actors: list[uuid.UUID | None] = [ANA, BO, CY, DEE, None]
 
@@ -324,7 +296,7 @@ async def _scenario(database_url: str, drawn: list, rng: random.Random) -> None:
         )
         assert await _rows(pool, read_schema) == incremental
     finally:
-        await _drop(database_url, schema, store, pool)
+        await drop(database_url, schema, store, pool)
 
 
 @settings(

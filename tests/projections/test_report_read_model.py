@@ -17,7 +17,7 @@ from api.bootstrap import MIGRATIONS
 from commands.envelope import new_event
 from commands.eventstore import EventStore, StreamRef, connect_store, migrate
 from domain.errors import DomainError
-from domain.report.events import ReportCreated, encode
+from domain.report.events import encode
 from domain.report.filters import InFilter
 from projections.positions import PositionStore
 from projections.rebuild import rebuild
@@ -26,35 +26,7 @@ from projections.reports import ReportReadModel
 from projections.runner import ProjectionRunner
 from tests.domain.report_histories import histories
 from tests.domain.report_replicas import WORKSPACE_ID, Replica, Stamped, replay
-
-
-def _for_report(events: Sequence[Stamped], report_id: uuid.UUID) -> list[Stamped]:
-    """The same history, as if it had happened to another report."""
-    return [
-        (msgspec.structs.replace(event, report_id=report_id), meta)
-        if isinstance(event, ReportCreated)
-        else (event, meta)
-        for event, meta in events
-    ]
-
-
-async def _prepare(database_url: str) -> tuple[str, EventStore, asyncpg.Pool]:
-    schema = f"t_{uuid.uuid4().hex[:16]}"
-    store = await connect_store(database_url, schema)
-    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=4)
-    async with pool.acquire() as conn:
-        await migrate(conn, f"{schema}_read", "projections", dict(MIGRATIONS)["projections"])
-    return schema, store, pool
-
-
-async def _drop(database_url: str, schema: str, store: EventStore, pool: asyncpg.Pool) -> None:
-    await store.close()
-    await pool.close()
-    conn = await asyncpg.connect(database_url)
-    try:
-        await conn.execute(f"DROP SCHEMA {schema} CASCADE; DROP SCHEMA {schema}_read CASCADE")
-    finally:
-        await conn.close()
+from tests.projections.schemas import drop, for_report, prepare
 
 
 async def _append_all(
@@ -101,7 +73,7 @@ async def _catalogue(pool: asyncpg.Pool, read_schema: str) -> list[tuple[object,
 
 
 async def _scenario(database_url: str, drawn: list, rng: random.Random) -> None:
-    schema, store, pool = await _prepare(database_url)
+    schema, store, pool = await prepare(database_url)
     read_schema = f"{schema}_read"
     try:
         reports = {}
@@ -117,16 +89,16 @@ async def _scenario(database_url: str, drawn: list, rng: random.Random) -> None:
         try:
             for report_id, events in reports.items():
                 half = len(events) // 2
-                await _append_all(store, report_id, _for_report(events[:half], report_id), rng)
+                await _append_all(store, report_id, for_report(events[:half], report_id), rng)
             for report_id, events in reports.items():
                 half = len(events) // 2
-                await _append_all(store, report_id, _for_report(events[half:], report_id), rng)
+                await _append_all(store, report_id, for_report(events[half:], report_id), rng)
             assert await runner.wait_until(await _last_position(pool, schema), 30)
         finally:
             stop.set()
             await task
         expected = {
-            report_id: replay(_for_report(events, report_id), report_id).document()
+            report_id: replay(for_report(events, report_id), report_id).document()
             for report_id, events in reports.items()
         }
         incremental = await _documents(pool, read_schema, reports)
@@ -149,7 +121,7 @@ async def _scenario(database_url: str, drawn: list, rng: random.Random) -> None:
             await _last_position(pool, schema)
         )
     finally:
-        await _drop(database_url, schema, store, pool)
+        await drop(database_url, schema, store, pool)
 
 
 @settings(
