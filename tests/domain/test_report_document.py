@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+from typing import Any
 from uuid import UUID
 
 import msgspec
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from domain.errors import NotFound
+from domain.report import Report
 from domain.report.filters import InFilter
-from tests.domain.report_replicas import REPORT_ID, WORKSPACE_ID, Replica
+from tests.domain.report_histories import histories
+from tests.domain.report_replicas import REPORT_ID, WORKSPACE_ID, Replica, Stamped, replay
 
 DATASET = UUID(int=9)
 PAGE = UUID(int=1)
@@ -102,3 +109,42 @@ def test_a_report_of_1000_visuals_materialises_every_visual_in_order() -> None:
     assert len(document["pages"]) == 50
     assert sum(len(page["visuals"]) for page in document["pages"]) == 1000
     assert replica.document() == document  # materialising again changes nothing
+
+
+def _document_or_none(report: Report) -> dict[str, Any] | None:
+    try:
+        return msgspec.json.decode(msgspec.json.encode(report.document()))  # a deep copy
+    except NotFound:
+        return None
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(histories(), st.data())
+def test_a_document_read_after_every_event_equals_one_folded_without_reads(
+    history: tuple[list[Replica], list[Stamped]], data: st.DataObject
+) -> None:
+    """Whatever order events arrive in, and whatever was read before, the document is the one
+    a fresh fold gives (reading must leave nothing behind that a later read could show)."""
+    _, events = history
+    order = data.draw(st.permutations(events), label="order")
+    report = Report(REPORT_ID)
+    for index, (event, meta) in enumerate(order):
+        report.apply(event, meta)
+        assert _document_or_none(report) == _document_or_none(replay(order[: index + 1]))
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(histories(), st.data())
+def test_a_rolled_back_batch_leaves_no_trace_in_the_document(
+    history: tuple[list[Replica], list[Stamped]], data: st.DataObject
+) -> None:
+    _, events = history
+    k = data.draw(st.integers(0, len(events)), label="k")
+    report = replay(events[:k])
+    before = _document_or_none(report)
+    with contextlib.suppress(RuntimeError), report.atomic():
+        for event, meta in events[k:]:
+            report.apply(event, meta)
+            _document_or_none(report)  # materialise inside the batch
+        raise RuntimeError("roll back")
+    assert _document_or_none(report) == before
