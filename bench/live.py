@@ -47,8 +47,6 @@ import platform
 import random
 import re
 import shlex
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -69,6 +67,7 @@ import nats
 import psutil
 import redis.asyncio as aioredis
 import uvloop
+from _common import free_port, stop_process, tail  # bench/ is the script's folder
 from nats.js.errors import NotFoundError
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
@@ -601,42 +600,18 @@ async def nats_scenario(
 # -- servers --------------------------------------------------------------------------------
 
 
-def free_port(host: str) -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
-def _tail(path: Path, lines: int = 40) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return ""
-
-
 async def wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     async with httpx.AsyncClient(timeout=2) as http:
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"{url}: server exited ({proc.returncode}):\n{_tail(log)}")
+                raise RuntimeError(f"{url}: server exited ({proc.returncode}):\n{tail(log, 40)}")
             with contextlib.suppress(httpx.HTTPError):
                 if (await http.get(url)).status_code == 200:
                     return
             if time.monotonic() > deadline:
-                raise RuntimeError(f"{url} did not answer 200 in {timeout:.0f}s:\n{_tail(log)}")
+                raise RuntimeError(f"{url} did not answer 200 in {timeout:.0f}s:\n{tail(log, 40)}")
             await asyncio.sleep(0.1)
-
-
-def stop_process(proc: subprocess.Popen[bytes], timeout: float = 20) -> int | None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-    return proc.returncode
 
 
 @dataclass
@@ -771,12 +746,12 @@ class BaselineServer:
         deadline = time.monotonic() + 30
         while True:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"baseline exited:\n{_tail(self.log)}")
+                raise RuntimeError(f"baseline exited:\n{tail(self.log, 40)}")
             try:
                 _, writer = await asyncio.open_connection(self.host, self.port)
             except OSError:
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"baseline did not listen:\n{_tail(self.log)}") from None
+                    raise RuntimeError(f"baseline did not listen:\n{tail(self.log, 40)}") from None
                 await asyncio.sleep(0.1)
                 continue
             writer.close()

@@ -89,7 +89,6 @@ import random
 import secrets
 import shlex
 import signal
-import socket
 import statistics
 import subprocess
 import tempfile
@@ -113,6 +112,7 @@ from api.auth import DEV_USER_HEADER, dev_actor
 from api.bootstrap import Services, migrate_all, open_projection_context, open_services
 from api.routes.reports import document_of
 from api.settings import Settings
+from bench._common import free_port, stop_process, tail
 from bench._projections_cpu import apply_cpu
 from bench._projections_edits import Generator, ReportEditor
 from bench._projections_probe import (
@@ -207,19 +207,6 @@ def render(header: list[str], rows: list[list[str]], numeric: set[int]) -> list[
     return [line(header), "  ".join("-" * w for w in widths), *(line(r) for r in rows)]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def tail(path: Path, lines: int = 30) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return ""
-
-
 # -- the run and what it leaves behind -------------------------------------------------------
 
 
@@ -298,23 +285,11 @@ def settings_env(settings: Settings) -> dict[str, str]:
     return env
 
 
-def stop_child(proc: subprocess.Popen[bytes], timeout: float = 20) -> int | None:
-    """SIGTERM our own child by its pid, then SIGKILL it if it does not stop."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-    return proc.returncode
-
-
 def cleanup(info: RunInfo) -> None:
     """Stop the children, drop the schemas, delete the streams and the Redis keys."""
     for proc in info.children:
         with contextlib.suppress(Exception):
-            stop_child(proc)
+            stop_process(proc)
     import psycopg  # noqa: PLC0415 - only needed here
 
     token = info.token
@@ -886,7 +861,7 @@ async def lag_run(info: RunInfo, mode: str, run: int) -> LagSample:
                 if child is not None:
                     with contextlib.suppress(subprocess.TimeoutExpired):
                         await asyncio.to_thread(child.wait, 20)
-                    code = await asyncio.to_thread(stop_child, child)
+                    code = await asyncio.to_thread(stop_process, child)
                     if code not in (0, None):
                         sample.errors.append(f"projector child exited {code}: {tail(log_path)}")
                 services.stop.set()
@@ -1811,7 +1786,7 @@ async def timetravel_target(info: RunInfo) -> tuple[list[Requests], dict[str, An
         return [current, by_version, by_time], extra
     finally:
         if proc is not None:
-            code = await asyncio.to_thread(stop_child, proc)
+            code = await asyncio.to_thread(stop_process, proc)
             if code not in (0, None):
                 info.checks.append(f"loupe serve exited {code}: {tail(log_path, 5)}")
         log_path.unlink(missing_ok=True)
