@@ -290,22 +290,7 @@ class AuditLog:
             described = await self._workspace(event, actor_name or "", names)
         else:
             described = _generic(event, actor_name or "")
-        object_type, object_id, summary, change = described
-        return (
-            event.position,
-            event.recorded_at,
-            event.workspace_id,
-            actor_id,
-            actor_name,
-            kind,
-            event.stream_id,
-            event.version,
-            event.type,
-            object_type,
-            object_id,
-            summary,
-            _encode(change).decode(),
-        )
+        return _row(event, actor_id, actor_name, kind, *described)
 
     @staticmethod
     def _actor_name(actor_id: UUID | None, names: dict[UUID, str]) -> str | None:
@@ -317,9 +302,7 @@ class AuditLog:
     def _report_row(self, event: RecordedEvent, entry: _ReportAt, names: dict[UUID, str]) -> Row:
         """The row of a report event, ``entry`` holding the report just before it."""
         actor_id = event.actor
-        actor_name = None if actor_id is None else names.get(actor_id)
-        if actor_name is None and actor_id is not None:
-            actor_name = unknown_actor(actor_id)
+        actor_name = self._actor_name(actor_id, names)
         payload = decode_report_event(event.data)
         describer = entry.describer
         object_type: str
@@ -332,21 +315,7 @@ class AuditLog:
             object_type, object_id, summary, change = _generic(event, actor_name or "")
         describer.apply(payload, metadata_of(event))
         entry.version = event.version
-        return (
-            event.position,
-            event.recorded_at,
-            event.workspace_id,
-            actor_id,
-            actor_name,
-            "report",
-            event.stream_id,
-            event.version,
-            event.type,
-            object_type,
-            object_id,
-            summary,
-            _encode(change).decode(),
-        )
+        return _row(event, actor_id, actor_name, "report", object_type, object_id, summary, change)
 
     async def _load_entry(self, conn: Connection, t: Tables, event: RecordedEvent) -> _ReportAt:
         """The report just before ``event``, loaded (and kept) when the cache has not got it."""
@@ -518,3 +487,31 @@ class _Copier:
         return await self.conn.copy_records_to_table(
             self.table, schema_name=self.schema, columns=COLUMNS, records=rows
         )
+
+
+def _row(  # noqa: PLR0917 - the columns of one row
+    event: RecordedEvent,
+    actor_id: UUID | None,
+    actor_name: str | None,
+    kind: str,
+    object_type: str,
+    object_id: Any,
+    summary: str,
+    change: Any,
+) -> Row:
+    """One ``rm_audit`` row, in the table's column order."""
+    return (
+        event.position,
+        event.recorded_at,
+        event.workspace_id,
+        actor_id,
+        actor_name,
+        kind,
+        event.stream_id,
+        event.version,
+        event.type,
+        object_type,
+        object_id,
+        summary,
+        _encode(change).decode(),
+    )
