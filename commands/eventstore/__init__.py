@@ -14,7 +14,7 @@ from commands.eventstore.errors import (
     WrongExpectedVersion,
 )
 from commands.eventstore.migrations import migrate
-from commands.eventstore.model import AppendResult, NewEvent, RecordedEvent, StreamRef
+from commands.eventstore.model import AppendResult, NewEvent, RecordedEvent, Share, StreamRef
 from commands.eventstore.store import EventStore, channel_name, connect_store
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "NewEvent",
     "NotFirstWriteError",
     "RecordedEvent",
+    "Share",
     "StreamRef",
     "VersionConflictError",
     "WrongExpectedVersion",

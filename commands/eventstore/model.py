@@ -70,3 +70,17 @@ class AppendResult(msgspec.Struct, frozen=True, kw_only=True):
     version: int
     events: list[RecordedEvent]
     duplicate: bool = False
+
+
+class Share(msgspec.Struct, frozen=True, kw_only=True):
+    """Share ``index`` of ``count`` of the log, for work split across processes: the streams
+    of ``stream_types`` are dealt out by a hash of their id (each stream to exactly one share,
+    the same one on every read), and every event of other stream types is in every share."""
+
+    index: int
+    count: int
+    stream_types: frozenset[str]
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.index < self.count:
+            raise ValueError(f"share {self.index} of {self.count} does not exist")

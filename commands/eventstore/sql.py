@@ -57,6 +57,7 @@ class Statements:
     head: str
     head_of_types: str
     read_safe: str
+    read_share: str
     read_stream_asc: str
     read_stream_desc: str
     stream_version: str
@@ -94,6 +95,17 @@ class Statements:
             # rows than asked for may move its cursor to the head even when filters skipped
             # rows (see EventStore.subscribe).
             read_safe=f"SELECT * FROM {s}.read_safe($1, $2, $3, $4::text[], $5::text[])",
+            # Up to a position the caller knows to be safe (at or below a head read before):
+            # a plain range read. Streams of the split stream types are dealt out by a hash of
+            # their id (uuid_hash: the uuid type's own hash, computed without text).
+            read_share=(
+                f"SELECT {EVENT_COLUMNS} FROM {s}.events"
+                " WHERE position > $1 AND position <= $2"
+                " AND ($3::text[] IS NULL OR type = ANY($3::text[]))"
+                " AND (stream_type <> ALL($4::text[])"
+                "      OR (uuid_hash(stream_id) & 2147483647) % $5 = $6)"
+                " ORDER BY position LIMIT $7"
+            ),
             read_stream_asc=read_stream.format(order="ASC"),
             read_stream_desc=read_stream.format(order="DESC"),
             # ORDER BY ... LIMIT 1 rather than max(): one index probe even with a plan cached

@@ -30,7 +30,7 @@ from commands.eventstore.errors import (
     WrongExpectedVersion,
 )
 from commands.eventstore.migrations import migrate
-from commands.eventstore.model import AppendResult, NewEvent, RecordedEvent, StreamRef
+from commands.eventstore.model import AppendResult, NewEvent, RecordedEvent, Share, StreamRef
 from commands.eventstore.names import check_identifier
 from commands.eventstore.sql import (
     Statements,
@@ -296,6 +296,34 @@ class EventStore:
         head: int = rows[0][0] if rows else 0
         events = [_recorded(row, 1) for row in rows if row[1] is not None]
         return events, head
+
+    async def read_share(
+        self,
+        *,
+        after_position: int,
+        up_to_position: int,
+        limit: int,
+        share: Share,
+        types: Collection[str] | None = None,
+    ) -> list[RecordedEvent]:
+        """One share of the log in ``(after_position, up_to_position]``, in position order:
+        the events of the share's streams among ``share.stream_types``, and every event of
+        other stream types (see `Share`). For work split across processes, e.g. a rebuild.
+
+        ``up_to_position`` must be at or below a head this store returned (``head_position``):
+        the read does not wait for appends in flight.
+        """
+        rows = await self._pool.fetch(
+            self._sql.read_share,
+            after_position,
+            up_to_position,
+            _text_array(types),
+            sorted(share.stream_types),
+            share.count,
+            share.index,
+            limit,
+        )
+        return [_recorded(row) for row in rows]
 
     async def stream_version(self, stream_id: UUID) -> int:
         """The stream's current version; 0 for a stream with no events."""
