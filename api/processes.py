@@ -17,6 +17,7 @@ from api.bootstrap import open_projection_context, open_services
 from api.settings import Settings
 from projections.positions import PositionStore, Stored
 from projections.rebuild import RebuildResult, rebuild
+from projections.rebuild_split import Workers
 from projections.registry import FACTORIES
 
 log = logging.getLogger(__name__)
@@ -47,13 +48,24 @@ def run_projector(settings: Settings) -> None:
 
 
 async def rebuild_projection(
-    settings: Settings, name: str, progress: Callable[[int, int], None] | None = None
+    settings: Settings,
+    name: str,
+    progress: Callable[[int, int], None] | None = None,
+    *,
+    workers: int = 1,
 ) -> RebuildResult:
-    """`loupe projections rebuild NAME`: refill from position 0 and swap in, while serving."""
+    """`loupe projections rebuild NAME`: refill from position 0 and swap in, while serving;
+    in ``workers`` processes where the projection can be split."""
     factory = FACTORIES[name]
+    assert settings.database_url is not None
     async with open_projection_context(settings) as (context, pool):
         return await rebuild(
-            factory(context), context.store, pool, context.read_schema, on_progress=progress
+            factory(context),
+            context.store,
+            pool,
+            context.read_schema,
+            on_progress=progress,
+            workers=Workers(settings.database_url, workers),
         )
 
 

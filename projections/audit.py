@@ -33,7 +33,7 @@ import asyncio
 import contextlib
 import logging
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 from uuid import UUID
@@ -134,10 +134,14 @@ class _WorkspaceAt:
 
 class AuditLog:
     name = "audit"
-    version = 1
+    #: 2: json change, "C" collation for the indexed ids.
+    version = 2
     #: Every event: the audit log has a row for each.
     event_types: frozenset[str] | None = None
     tables: tuple[str, ...] = (AUDIT, AUDIT_USERS)
+    #: A report's rows depend on that report and on who the users are (shared events, few):
+    #: a rebuild may give the reports to several processes.
+    split_stream_types: frozenset[str] = frozenset({"report"})
 
     def __init__(
         self,
@@ -163,6 +167,9 @@ class AuditLog:
         self.copy_chunk = copy_chunk
         #: The COPY pipeline of the batch being applied (None: the connection is free).
         self._copier: _Copier | None = None
+        #: False in the workers of a split rebuild that leave the rows of shared (non-report)
+        #: events to another worker.
+        self._writes_shared = True
 
     # -- the projection protocol --------------------------------------------------------------
 
@@ -177,12 +184,16 @@ class AuditLog:
                     stream_type   text NOT NULL,
                     stream_id     uuid NOT NULL,
                     version       bigint NOT NULL,
-                    event_type    text NOT NULL,
+                    event_type    text COLLATE "C" NOT NULL,
                     object_type   text NOT NULL,
-                    object_id     text NOT NULL,
+                    object_id     text COLLATE "C" NOT NULL,
                     summary       text NOT NULL,
-                    change        jsonb NOT NULL
+                    change        json NOT NULL
                 )""",
+            # "C": the ids and type names are compared byte by byte (only ever for equality),
+            # which makes their indexes cheaper to build. `json`, not `jsonb`: the change is
+            # stored as written and returned whole, never queried into; a rebuild need not
+            # parse a million of them.
             # Each filter of GET /audit, in position order (the keyset of its pages).
             f"CREATE INDEX ON {t[AUDIT]} (workspace_id, position)",
             f"CREATE INDEX ON {t[AUDIT]} (actor, position)",
@@ -204,6 +215,12 @@ class AuditLog:
         self.names = None
         self._snapshots_exist = False
 
+    def split_worker(self, *, writes_shared: bool) -> None:
+        self._writes_shared = writes_shared
+        # From position 0 nobody is known yet; the users table is not read (other workers
+        # fill it meanwhile, with names that later events register).
+        self.names = {}
+
     def bulk(self, enabled: bool) -> None:  # noqa: FBT001 - a mode switch
         self._bulk = enabled
         # A rebuild sweeps through every report in turn: keep more of them at hand.
@@ -217,14 +234,19 @@ class AuditLog:
         if names is None:
             rows = await conn.fetch(f"SELECT user_id, name FROM {t[AUDIT_USERS]}")  # noqa: S608
             names = self.names = {row["user_id"]: row["name"] for row in rows}
+        small = not self._bulk and len(events) < self.copy_from
+        mine: Iterable[RecordedEvent] = events
+        if not self._writes_shared:
+            # Lazily, so in order: a shared event teaches a name only to the events after it.
+            mine = (event for event in events if self._in_share(event, names))
         users: list[tuple[UUID, str, str | None, int]] = []
-        if not self._bulk and len(events) < self.copy_from:
-            audit = [await self._row(conn, t, event, names, users) for event in events]
+        if small:
+            audit = [await self._row(conn, t, event, names, users) for event in mine]
             await self._write_users(conn, t, users)
             await conn.executemany(
                 f"""INSERT INTO {t[AUDIT]} ({", ".join(COLUMNS)})
                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
-                            $13::jsonb)""",  # noqa: S608
+                            $13::json)""",  # noqa: S608
                 audit,
             )
             return
@@ -232,7 +254,7 @@ class AuditLog:
         self._copier = copier
         reports = self.reports
         try:
-            for event in events:
+            for event in mine:
                 # Report events (nearly all of a rebuild) without a coroutine per event.
                 if event.stream_type == "report" and event.type in REPORT_EVENT_TYPES:
                     entry = reports.get(event.stream_id)
@@ -250,6 +272,17 @@ class AuditLog:
         finally:
             self._copier = None
         await self._write_users(conn, t, users)
+
+    def _in_share(self, event: RecordedEvent, names: dict[UUID, str]) -> bool:
+        """In a split rebuild's worker that does not write shared events: whether ``event``
+        is one of its share's (to write); a shared one only teaches who the users are."""
+        if event.stream_type in self.split_stream_types:
+            return True
+        if event.stream_type == "user" and event.type == "UserRegistered":
+            payload = decode_user_event(event.data)
+            assert isinstance(payload, UserRegistered)
+            names[payload.user_id] = payload.name
+        return False
 
     @staticmethod
     async def _write_users(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol, TypeAlias
+from typing import TYPE_CHECKING, Protocol, TypeAlias, runtime_checkable
 
 import asyncpg
 
@@ -98,4 +98,24 @@ class Projection(Protocol):
 
     async def flush(self, conn: Connection, tables: Tables) -> None:
         """Write what bulk mode deferred (called once, before the rebuilt tables are swapped in)."""
+        ...
+
+
+@runtime_checkable
+class Splittable(Protocol):
+    """A projection whose rebuild may be split across processes (projections/rebuild.py).
+
+    The streams of ``split_stream_types`` fold independently of each other: each worker
+    process of a split rebuild folds the events of a share of them (`commands.eventstore.Share`)
+    and every event of other stream types. Such shared events reach every worker, so exactly
+    one worker writes what they produce; the others fold them into memory only (e.g. a user's
+    name, for the rows of later events).
+    """
+
+    @property
+    def split_stream_types(self) -> frozenset[str]: ...
+
+    def split_worker(self, *, writes_shared: bool) -> None:
+        """This instance is a worker of a split rebuild (a fresh instance in bulk mode, folding
+        from position 0 into fresh tables that other workers write too)."""
         ...

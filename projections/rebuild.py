@@ -8,6 +8,10 @@
    while the current one is folded.
 3. The secondary indexes are built, each in one pass over the filled table: several times
    cheaper than keeping them up to date row by row.
+   With ``workers`` (``loupe projections rebuild NAME --workers N``), a projection that can be
+   split (`projections.projection.Splittable`: the reports and the audit log) folds the log
+   up to the safe head in N processes at once, each a share of the streams
+   (projections/rebuild_worker.py); this process then folds what came after the head.
 4. The swap is one transaction: it locks the projection's position row (the live runner's
    batches wait on that lock), folds the last events, renames the fresh tables over the live
    ones, and moves the position (and the projection version). Readers wait for the renames
@@ -25,13 +29,14 @@ import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import asyncpg
 
-from commands.eventstore import EventStore, RecordedEvent
+from commands.eventstore import EventStore, RecordedEvent, Share
 from projections.positions import PositionStore
-from projections.projection import REBUILD_SUFFIX, Projection, Tables, tables_for
+from projections.projection import REBUILD_SUFFIX, Projection, Splittable, Tables, tables_for
+from projections.rebuild_split import Workers, fold_split
 
 if TYPE_CHECKING:
     from projections.projection import Connection
@@ -78,8 +83,13 @@ async def rebuild(
     *,
     batch_size: int = REBUILD_BATCH,
     on_progress: Callable[[int, int], None] | None = None,
+    workers: Workers | None = None,
 ) -> RebuildResult:
-    """Rebuild `projection` (a FRESH instance: no state shared with a live runner)."""
+    """Rebuild `projection` (a FRESH instance: no state shared with a live runner).
+
+    With ``workers`` (of 2 or more processes) and a `Splittable` projection, the log up to
+    the safe head is folded by that many worker processes; otherwise by this one.
+    """
     started = time.perf_counter()
     positions = PositionStore(pool, read_schema)
     live = tables_for(read_schema, projection.tables)
@@ -95,8 +105,26 @@ async def rebuild(
             await conn.execute(statement)
 
     reader = _Reader(store, projection, batch_size)
-    with _fewer_collections():
-        await _fold_all(projection, reader, pool, fresh, on_progress)
+    with fewer_collections():
+        if workers is not None and workers.count > 1 and isinstance(projection, Splittable):
+            head = await store.head_position()
+            if head > 0:
+                shares = [
+                    Share(index=i, count=workers.count, stream_types=projection.split_stream_types)
+                    for i in range(workers.count)
+                ]
+                folded = await fold_split(
+                    workers,
+                    projection.name,
+                    store.schema,
+                    read_schema,
+                    shares,
+                    head,
+                    batch_size,
+                    on_progress,
+                )
+                reader.skip_to(head, folded)
+        await fold_all(projection, reader, pool, fresh, on_progress)
     await _build(pool, indexes)
 
     async with pool.acquire() as conn, conn.transaction():
@@ -137,6 +165,12 @@ class _Reader:
         self.events = 0
         self.folded = 0
 
+    def skip_to(self, position: int, folded: int) -> None:
+        """Events up to ``position`` were folded elsewhere (by the workers of a split)."""
+        self.events += position - self.position
+        self.position = position
+        self.folded += folded
+
     async def next(self) -> tuple[list[RecordedEvent], bool]:
         """(the next batch, whether it reached the safe head: nothing more for now)."""
         events, head = await self.store.read_safe(
@@ -154,9 +188,16 @@ class _Reader:
         return events, complete
 
 
-async def _fold_all(
+class BatchReader(Protocol):
+    position: int
+    events: int
+
+    async def next(self) -> tuple[list[RecordedEvent], bool]: ...
+
+
+async def fold_all(
     projection: Projection,
-    reader: _Reader,
+    reader: BatchReader,
     pool: asyncpg.Pool,
     fresh: Tables,
     on_progress: Callable[[int, int], None] | None,
@@ -191,7 +232,7 @@ _thresholds: tuple[int, int, int] = gc.get_threshold()
 
 
 @contextlib.contextmanager
-def _fewer_collections() -> Iterator[None]:
+def fewer_collections() -> Iterator[None]:
     """Let the cyclic garbage collector run rarely meanwhile (process-wide; the thresholds
     are restored when the last rebuild of the process ends).
 

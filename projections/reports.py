@@ -52,6 +52,8 @@ class ReportReadModel:
     version = 1
     event_types: frozenset[str] = frozenset(EVENT_TYPES)
     tables: tuple[str, ...] = (REPORTS, SNAPSHOTS)
+    #: Each report folds on its own: a rebuild may give its reports to several processes.
+    split_stream_types: frozenset[str] = frozenset({"report"})
 
     def __init__(
         self,
@@ -105,6 +107,9 @@ class ReportReadModel:
         self._leaving = []
         if self._deferred is not None:
             self._deferred = {}
+
+    def split_worker(self, *, writes_shared: bool) -> None:
+        """Nothing to do: every event it folds belongs to a report stream (no shared events)."""
 
     def bulk(self, enabled: bool) -> None:  # noqa: FBT001 - a mode switch
         self._deferred = {} if enabled else None

@@ -47,6 +47,7 @@ from domain.workspace.events import encode as encode_workspace_event
 from projections.audit import AUDIT, AuditLog
 from projections.projection import tables_for
 from projections.rebuild import rebuild
+from projections.rebuild_split import Workers
 from projections.reports import ReportReadModel
 from projections.runner import ProjectionRunner
 from tests.domain.report_histories import histories
@@ -228,7 +229,9 @@ async def _run_until_head(runners: list[ProjectionRunner], store: EventStore, wo
         await asyncio.gather(*tasks)
 
 
-async def _scenario(database_url: str, drawn: list, rng: random.Random) -> None:
+async def _scenario(
+    database_url: str, drawn: list, rng: random.Random, workers: int | None = None
+) -> None:
     schema, store, pool = await prepare(database_url, 6)
     read_schema = f"{schema}_read"
     try:
@@ -295,6 +298,19 @@ async def _scenario(database_url: str, drawn: list, rng: random.Random) -> None:
             batch_size=rng.randint(1, 13),
         )
         assert await _rows(pool, read_schema) == incremental
+        if workers is not None:
+            # Split across processes: each folds its reports (and learns every name), one
+            # writes the rows of the other events.
+            result = await rebuild(
+                AuditLog(store),
+                store,
+                pool,
+                read_schema,
+                batch_size=rng.randint(1, 13),
+                workers=Workers(database_url, workers),
+            )
+            assert result.position == (await _all_events(store))[-1].position
+            assert await _rows(pool, read_schema) == incremental
     finally:
         await drop(database_url, schema, store, pool)
 
@@ -308,6 +324,20 @@ async def _scenario(database_url: str, drawn: list, rng: random.Random) -> None:
 def test_every_event_once_described_as_it_happened_and_a_rebuild_equals_it(engines, drawn, seed):
     # A plain Random from a drawn seed: its draws happen while projections run concurrently.
     asyncio.run(_scenario(engines.postgres, drawn, random.Random(seed)))
+
+
+@settings(
+    max_examples=3,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    st.lists(histories(max_steps=30), min_size=2, max_size=4),
+    st.integers(0, 2**32),
+    st.sampled_from([2, 3]),
+)
+def test_a_rebuild_split_across_processes_equals_the_incremental_log(engines, drawn, seed, workers):
+    asyncio.run(_scenario(engines.postgres, drawn, random.Random(seed), workers))
 
 
 async def test_names_survive_a_restart_and_unknown_actors_show_their_id(engines, db_schema):

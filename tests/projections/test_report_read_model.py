@@ -21,6 +21,7 @@ from domain.report.events import encode
 from domain.report.filters import InFilter
 from projections.positions import PositionStore
 from projections.rebuild import rebuild
+from projections.rebuild_split import Workers
 from projections.report_queries import current_report, report_at
 from projections.reports import ReportReadModel
 from projections.runner import ProjectionRunner
@@ -72,7 +73,9 @@ async def _catalogue(pool: asyncpg.Pool, read_schema: str) -> list[tuple[object,
     return [tuple(row) for row in rows]
 
 
-async def _scenario(database_url: str, drawn: list, rng: random.Random) -> None:
+async def _scenario(
+    database_url: str, drawn: list, rng: random.Random, workers: int | None = None
+) -> None:
     schema, store, pool = await prepare(database_url)
     read_schema = f"{schema}_read"
     try:
@@ -120,6 +123,17 @@ async def _scenario(database_url: str, drawn: list, rng: random.Random) -> None:
         assert (await PositionStore(pool, read_schema).get("reports")).position == (
             await _last_position(pool, schema)
         )
+        if workers is not None:
+            await rebuild(
+                ReportReadModel(store),
+                store,
+                pool,
+                read_schema,
+                batch_size=rng.randint(1, 13),
+                workers=Workers(database_url, workers),
+            )
+            assert await _documents(pool, read_schema, reports) == expected
+            assert await _catalogue(pool, read_schema) == catalogue
     finally:
         await drop(database_url, schema, store, pool)
 
@@ -132,6 +146,20 @@ async def _scenario(database_url: str, drawn: list, rng: random.Random) -> None:
 @given(st.lists(histories(max_steps=30), min_size=1, max_size=3), st.randoms())
 def test_incremental_read_model_equals_a_rebuild_and_the_in_memory_fold(engines, drawn, rng):
     asyncio.run(_scenario(engines.postgres, drawn, rng))
+
+
+@settings(
+    max_examples=3,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    st.lists(histories(max_steps=30), min_size=2, max_size=4), st.randoms(), st.sampled_from([2, 3])
+)
+def test_a_rebuild_split_across_processes_equals_the_incremental_read_model(
+    engines, drawn, rng, workers
+):
+    asyncio.run(_scenario(engines.postgres, drawn, rng, workers))
 
 
 def _long_history(report_id: uuid.UUID, rng: random.Random, size: int) -> list[Stamped]:  # noqa: PLR0912

@@ -1,0 +1,111 @@
+"""One worker of a split rebuild (projections/rebuild_split.py starts it):
+``python -m projections.rebuild_worker`` with a `WorkerTask` as JSON on stdin.
+
+It builds a fresh instance of the registered projection, in bulk mode, folds its share of the
+log up to the task's position into the fresh tables (a transaction per batch, as a rebuild
+does), writes what bulk mode deferred, and prints its result. Progress and the result go to
+stdout as JSON lines; errors to stderr with a non-zero exit code.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import asyncpg
+import msgspec
+import uvloop
+
+from commands.eventstore import EventStore, RecordedEvent, connect_store
+from projections.projection import REBUILD_SUFFIX, Splittable, tables_for
+from projections.rebuild import fewer_collections, fold_all
+from projections.rebuild_split import Done, Progress, WorkerTask
+from projections.registry import FACTORIES, ProjectionContext
+
+#: Progress lines at most this often (events folded between two).
+_PROGRESS_EVERY = 50_000
+
+
+class _ShareReader:
+    """The task's share of the log, a batch at a time."""
+
+    def __init__(self, store: EventStore, task: WorkerTask, types: list[str] | None) -> None:
+        self.store = store
+        self.task = task
+        self.types = types
+        self.position = 0
+        self.events = 0
+        self.folded = 0
+
+    async def next(self) -> tuple[list[RecordedEvent], bool]:
+        task = self.task
+        events = await self.store.read_share(
+            after_position=self.position,
+            up_to_position=task.up_to_position,
+            limit=task.batch_size,
+            share=task.share,
+            types=self.types,
+        )
+        complete = len(events) < task.batch_size
+        before = self.position
+        self.position = task.up_to_position if complete else events[-1].position
+        self.events += self.position - before
+        self.folded += len(events)
+        return events, complete
+
+
+def _report(message: Progress | Done) -> None:
+    sys.stdout.buffer.write(msgspec.json.encode(message) + b"\n")
+    sys.stdout.buffer.flush()
+
+
+async def run(task: WorkerTask) -> int:
+    factory = FACTORIES.get(task.projection)
+    if factory is None:
+        raise SystemExit(f"no registered projection is called {task.projection!r}")
+    store = await connect_store(
+        task.database_url,
+        task.store_schema,
+        min_size=1,
+        max_size=2,
+        run_migrations=False,
+        notify=False,
+    )
+    try:
+        pool = await asyncpg.create_pool(task.database_url, min_size=1, max_size=2)
+        try:
+            projection = factory(ProjectionContext(store=store, read_schema=task.read_schema))
+            if not isinstance(projection, Splittable):
+                raise SystemExit(f"projection {task.projection!r} cannot be split")
+            projection.reset()
+            projection.bulk(enabled=True)
+            projection.split_worker(writes_shared=task.share.index == 0)
+            fresh = tables_for(task.read_schema, projection.tables, suffix=REBUILD_SUFFIX)
+            wanted = projection.event_types
+            reader = _ShareReader(store, task, None if wanted is None else sorted(wanted))
+            reported = 0
+
+            def progress(position: int, _events: int) -> None:
+                nonlocal reported
+                if reader.folded - reported >= _PROGRESS_EVERY:
+                    reported = reader.folded
+                    _report(Progress(position, reader.folded))
+
+            with fewer_collections():
+                await fold_all(projection, reader, pool, fresh, progress)
+            async with pool.acquire() as conn, conn.transaction():
+                await projection.flush(conn, fresh)
+            return reader.folded
+        finally:
+            await pool.close()
+    finally:
+        await store.close()
+
+
+def main() -> None:
+    task = msgspec.json.decode(sys.stdin.buffer.read(), type=WorkerTask)
+    folded = uvloop.run(run(task))
+    _report(Done(folded))
+
+
+if __name__ == "__main__":
+    main()
