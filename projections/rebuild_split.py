@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -25,6 +26,8 @@ from dataclasses import dataclass
 import msgspec
 
 from commands.eventstore import Share
+
+log = logging.getLogger(__name__)
 
 #: How long a worker may take to stop after SIGTERM before it is killed.
 _STOP_GRACE = 5.0
@@ -57,6 +60,8 @@ class Progress(msgspec.Struct, frozen=True, tag="progress"):
 
 class Done(msgspec.Struct, frozen=True, tag="done"):
     folded: int
+    #: CPU seconds the worker used (user + system).
+    cpu: float = 0.0
 
 
 Report = Progress | Done
@@ -143,6 +148,14 @@ async def _run(
             progress(report.position)
         else:
             folded = report.folded
+            log.info(
+                "rebuild worker %d of %d for %s: %d events folded, %.1f s of CPU",
+                task.share.index + 1,
+                task.share.count,
+                task.projection,
+                report.folded,
+                report.cpu,
+            )
     code = await process.wait()
     output = (await errors).decode(errors="replace").strip()
     if code != 0 or folded is None:

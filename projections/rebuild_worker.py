@@ -9,6 +9,7 @@ stdout as JSON lines; errors to stderr with a non-zero exit code.
 
 from __future__ import annotations
 
+import resource
 import sys
 
 import asyncpg
@@ -104,7 +105,8 @@ async def run(task: WorkerTask) -> int:
 def main() -> None:
     task = msgspec.json.decode(sys.stdin.buffer.read(), type=WorkerTask)
     folded = uvloop.run(run(task))
-    _report(Done(folded))
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    _report(Done(folded, cpu=usage.ru_utime + usage.ru_stime))
 
 
 if __name__ == "__main__":
