@@ -26,7 +26,7 @@ from domain.errors import AlreadyExists, InvalidCommand, NotFound, TargetDeleted
 from domain.names import clean_name
 from domain.ordering import key_between, key_for_index
 from domain.report import layout
-from domain.report.document import Registers, ReportState, Savepoint
+from domain.report.document import Registers, ReportState, Savepoint, VisualRenderer
 from domain.report.events import (
     FieldBound,
     FieldMoved,
@@ -124,9 +124,10 @@ class Report:
         breaks the stamping rules above."""
         self._state.apply(event, meta)
 
-    def document(self) -> dict[str, Any]:
-        """The report document (shared/API.md), without ``version`` and ``position``."""
-        return self._state.document()
+    def document(self, render: VisualRenderer | None = None) -> dict[str, Any]:
+        """The report document (shared/API.md), without ``version`` and ``position``; see
+        ``ReportState.document`` for ``render``."""
+        return self._state.document(render)
 
     def savepoint(self) -> Savepoint:
         return self._state.savepoint()

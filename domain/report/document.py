@@ -38,7 +38,9 @@ proportional to the changes, not to the size of the report.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import contextmanager
+from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar, Final, TypeVar
 
 import msgspec
@@ -74,7 +76,7 @@ from domain.report.visuals import VISUAL_TYPES
 from domain.versions import VersionVector
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Iterator
     from uuid import UUID
 
     from domain.metadata import EventMetadata
@@ -540,10 +542,15 @@ class ReportState:
 
     # -- the document ------------------------------------------------------------------------
 
-    def document(self) -> dict[str, Any]:
+    def document(self, render: VisualRenderer | None = None) -> dict[str, Any]:
         """The report as shared/API.md "The report document" shows it (less ``version`` and
         ``position``, which the caller adds). Pages and visuals are in display order.
         ``properties`` on the report and on pages extend that shape (SetProperty targets them).
+
+        ``render(visual_id, make)`` stands for each visual in the document; ``make()`` builds
+        the visual's part. A caller that keeps parts between documents (the reports
+        projection) may return one kept from before, as long as no event that
+        ``visual_changed_by`` names for that visual was applied since.
         """
         if not self.created:
             raise NotFound(f"report {self.report_id} does not exist", code="report_not_found")
@@ -567,7 +574,12 @@ class ReportState:
                     "name": page["name"].value,
                     "filters": self._filter_entries(target),
                     "properties": self.properties_of(target),
-                    "visuals": [self._visual_document(vid, visual) for _, vid, visual in visuals],
+                    "visuals": [self._visual_document(vid, visual) for _, vid, visual in visuals]
+                    if render is None
+                    else [
+                        render(vid, partial(self._visual_document, vid, visual))
+                        for _, vid, visual in visuals
+                    ],
                 }
             )
         workspace_id = self.report_value("workspace_id")
@@ -645,6 +657,41 @@ class ReportState:
 
 
 assert set(ReportState._APPLY) == set(EVENT_TYPES.values()), "an event type has no apply"  # noqa: SLF001
+
+#: ``render(visual_id, make)`` of ``ReportState.document``.
+VisualRenderer = Callable[[str, Callable[[], dict[str, Any]]], Any]
+#: ``visual_changed_by``: an event that may change any visual's part of the document.
+EVERY_VISUAL: Final = "*"
+_VISUAL_EVENTS: Final = (
+    VisualAdded,
+    VisualMoved,
+    VisualResized,
+    VisualTypeChanged,
+    VisualRemoved,
+    FieldBound,
+    FieldUnbound,
+    FieldMoved,
+)
+
+
+def visual_changed_by(event: ReportEvent) -> str | None:
+    """The visual whose part of the document (``_visual_document``) applying ``event`` may
+    change: its id; ``EVERY_VISUAL``; or ``None`` when it changes no visual's part.
+
+    A visual's part depends only on its own registers, bindings, properties and filters (its
+    target "visual:<id>"), and every event that writes those names the visual. Removing a page
+    orphans its visuals, which then never show again; it is answered ``EVERY_VISUAL`` anyway,
+    being rare and the safe answer.
+    """
+    if isinstance(event, _VISUAL_EVENTS):
+        return str(event.visual_id)
+    if isinstance(event, PropertySet | FilterSet | FilterCleared):
+        target = canonical_target(event.target)
+        return target[7:] if target[:7] == "visual:" else None
+    if isinstance(event, PageRemoved):
+        return EVERY_VISUAL
+    return None
+
 
 T1 = TypeVar("T1")
 T2 = TypeVar("T2")
