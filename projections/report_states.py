@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Generic, TypeVar
 from uuid import UUID
@@ -21,6 +21,7 @@ from domain.report.aggregate import Report
 from domain.report.events import decode
 from domain.report.snapshot import restore
 from projections.projection import Tables
+from projections.report_documents import VisualParts
 
 if TYPE_CHECKING:
     from projections.projection import Connection
@@ -42,14 +43,22 @@ class ReportAt:
     recorded_at: datetime | None
     #: The version of the newest snapshot stored for this report (0: none).
     snapshot_version: int = 0
+    #: Its document's visuals, encoded (every change of ``report`` must go through `apply`).
+    parts: VisualParts = field(default_factory=VisualParts)
+
+    def apply(self, event: RecordedEvent) -> None:
+        """Apply a stored event of the report (the next version) and move to it."""
+        payload = decode(event.data)
+        self.parts.forget(payload)
+        self.report.apply(payload, metadata_of(event))
+        self.version = event.version
+        self.position = event.position
+        self.recorded_at = event.recorded_at
 
 
 def fold(state: ReportAt, events: list[RecordedEvent]) -> None:
     for event in events:
-        state.report.apply(decode(event.data), metadata_of(event))
-        state.version = event.version
-        state.position = event.position
-        state.recorded_at = event.recorded_at
+        state.apply(event)
 
 
 async def load_at(

@@ -16,9 +16,8 @@ from uuid import UUID
 
 import msgspec
 
-from commands.envelope import metadata_of
 from commands.eventstore import EventStore, RecordedEvent
-from domain.report.events import EVENT_TYPES, decode
+from domain.report.events import EVENT_TYPES
 from domain.report.snapshot import snapshot
 from projections.projection import Tables
 from projections.report_states import (
@@ -147,11 +146,8 @@ class ReportReadModel:
             if state is None or state.version != event.version - 1:
                 state = await load_at(conn, self.store, t, report_id, event.version - 1)
                 states.put(report_id, state)
-            # What `fold` does, inline: this loop runs for every report event of a rebuild.
-            state.report.apply(decode(event.data), metadata_of(event))
-            state.version = version = event.version
-            state.position = event.position
-            state.recorded_at = event.recorded_at
+            state.apply(event)
+            version = event.version
             entry = touched.get(report_id)
             if entry is None:
                 entry = touched[report_id] = _Touched(version)
@@ -188,7 +184,9 @@ class ReportReadModel:
 
     async def _write(self, conn: Connection, t: Tables, state: ReportAt, entry: _Touched) -> None:
         report = state.report
-        document: dict[str, Any] | None = report.document() if report.exists else None
+        document: dict[str, Any] | None = (
+            report.document(state.parts.render) if report.exists else None
+        )
         pages = document["pages"] if document else []
         await conn.execute(
             f"""INSERT INTO {t[REPORTS]} AS r (report_id, workspace_id, name, dataset_id,
