@@ -14,7 +14,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
 from api.auth import DEV_USER_HEADER, DevAuthMiddleware
-from api.bootstrap import open_services
+from api.bootstrap import open_services, settle_heap
 from api.metrics import Metrics, MetricsMiddleware
 from api.problems import EXCEPTION_HANDLERS
 from api.routes.audit import get_audit, get_report_history
@@ -28,14 +28,21 @@ from api.settings import Settings
 log = logging.getLogger("loupe")
 
 
-def create_app(settings: Settings, *, processors: bool = True) -> Litestar:
-    """Build the app. The engines must be reachable (embedded or external) when it starts."""
+def create_app(
+    settings: Settings, *, processors: bool = True, long_running: bool = False
+) -> Litestar:
+    """Build the app. The engines must be reachable (embedded or external) when it starts.
+
+    ``long_running``: the app is the process (`loupe serve`): its heap is settled once it has
+    started (``settle_heap``); not for apps that tests start and stop by the dozen."""
     app_metrics = Metrics()
 
     @contextlib.asynccontextmanager
     async def services_lifespan(app: Litestar) -> AsyncIterator[None]:
         async with open_services(settings, processors=processors, metrics=app_metrics) as services:
             app.state.services = services
+            if long_running:
+                settle_heap()
             url = getattr(app.state, "public_url", None)
             if url:
                 banner = f"Loupe is running at {url}"

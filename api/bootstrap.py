@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -86,6 +87,17 @@ async def open_projection_context(
             redis_prefix=settings.redis_prefix,
         )
         yield context, pool
+
+
+def settle_heap() -> None:
+    """Call once a long-running process (serve, projector) has started: what exists now
+    (modules, the app, connections, caches) lives as long as the process, so it is moved out
+    of the cyclic garbage collector's view (``gc.freeze``). A full collection then walks only
+    what was allocated since — a time-travel read restores tens of thousands of objects, and
+    a full collection over the whole heap was its p99 — and the forked-off pages of a process
+    stay shared longer. Garbage made before is collected first."""
+    gc.collect()
+    gc.freeze()
 
 
 @dataclass(eq=False)

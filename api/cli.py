@@ -139,7 +139,7 @@ def serve(host: str | None, port: int | None, *, processors: bool) -> None:
     chosen = choose_port(settings)
     with _engines(settings, reuse_running=False) as running:
         asyncio.run(_migrate(running))
-        app = create_app(running, processors=processors)
+        app = create_app(running, processors=processors, long_running=True)
         url = f"http://{_display_host(running.host)}:{chosen}"
         app.state.public_url = url
         config = uvicorn.Config(

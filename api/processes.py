@@ -13,7 +13,7 @@ from typing import Any
 from arq import Worker
 from arq.connections import ArqRedis
 
-from api.bootstrap import open_projection_context, open_services
+from api.bootstrap import open_projection_context, open_services, settle_heap
 from api.settings import Settings
 from projections.positions import PositionStore, Stored
 from projections.rebuild import RebuildResult, rebuild
@@ -38,6 +38,7 @@ async def _until_signalled() -> None:
 
 async def _projector(settings: Settings) -> None:
     async with open_services(settings, processors=True):
+        settle_heap()
         log.info("projector running: NATS relay and projections (leader-elected)")
         await _until_signalled()
         log.info("projector stopping")

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import msgspec
 
-from api.bootstrap import open_services
+from api.bootstrap import open_services, settle_heap
 from api.logs import configure_logging
 from api.settings import load_settings
 from bench._projections_probe import LagProbe, trivial_runner
@@ -41,6 +41,7 @@ async def main() -> None:
     configure_logging(settings)
     assert settings.database_url is not None
     async with open_services(settings, processors=True) as services:
+        settle_heap()  # as `loupe projector` does once started
         probe = LagProbe()
         runners = list(services.projections.values())
         for runner in runners:

@@ -112,7 +112,13 @@ import uvloop
 from nats.js.errors import NotFoundError
 
 from api.auth import DEV_USER_HEADER, dev_actor
-from api.bootstrap import Services, migrate_all, open_projection_context, open_services
+from api.bootstrap import (
+    Services,
+    migrate_all,
+    open_projection_context,
+    open_services,
+    settle_heap,
+)
 from api.routes.reports import document_of
 from api.settings import Settings
 from bench._common import free_port, stop_process, tail
@@ -804,6 +810,7 @@ async def lag_run(info: RunInfo, mode: str, run: int) -> LagSample:
     log_path = Path(tempfile.mkstemp(".log", "bench-projector-")[1])
     try:
         async with open_services(settings, processors=mode == IN_PROCESS) as services:
+            settle_heap()  # as `loupe serve` does once started
             clock = CommitClock(services.store)
             probe = LagProbe()
             runners: list[ProjectionRunner] = []
