@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import sys
@@ -17,6 +18,7 @@ from api.auth import DEV_USER_HEADER, DevAuthMiddleware
 from api.bootstrap import open_services, settle_heap
 from api.metrics import Metrics, MetricsMiddleware
 from api.problems import EXCEPTION_HANDLERS
+from api.projector_child import run_projector_child
 from api.routes.audit import get_audit, get_report_history
 from api.routes.live import live
 from api.routes.reports import get_events, get_report, post_commands
@@ -28,19 +30,43 @@ from api.settings import Settings
 log = logging.getLogger("loupe")
 
 
+async def _stop_task(task: asyncio.Task[None], stop: asyncio.Event) -> None:
+    stop.set()
+    await task
+
+
 def create_app(
-    settings: Settings, *, processors: bool = True, long_running: bool = False
+    settings: Settings,
+    *,
+    processors: bool = True,
+    projections_in_child: bool = False,
+    long_running: bool = False,
 ) -> Litestar:
     """Build the app. The engines must be reachable (embedded or external) when it starts.
 
-    ``long_running``: the app is the process (`loupe serve`): its heap is settled once it has
-    started (``settle_heap``); not for apps that tests start and stop by the dozen."""
+    ``projections_in_child``: with ``processors``, the projections run in a child process
+    (api/projector_child.py), the relay here. ``long_running``: the app is the process (`loupe
+    serve`): its heap is settled once it has started (``settle_heap``); not for apps that
+    tests start and stop by the dozen."""
     app_metrics = Metrics()
 
     @contextlib.asynccontextmanager
     async def services_lifespan(app: Litestar) -> AsyncIterator[None]:
-        async with open_services(settings, processors=processors, metrics=app_metrics) as services:
+        child = processors and projections_in_child
+        async with contextlib.AsyncExitStack() as stack:
+            services = await stack.enter_async_context(
+                open_services(
+                    settings,
+                    processors=processors,
+                    run_projections=not child,
+                    metrics=app_metrics,
+                )
+            )
             app.state.services = services
+            if child:
+                stop = asyncio.Event()
+                task = asyncio.create_task(run_projector_child(settings, stop), name="projector")
+                stack.push_async_callback(_stop_task, task, stop)
             if long_running:
                 settle_heap()
             url = getattr(app.state, "public_url", None)

@@ -145,9 +145,12 @@ class Services:
     async def refresh_gauges(self) -> None:
         self.head_position = await self.store.head_position()
 
-    def start_processors(self) -> None:
+    def start_processors(self, *, relay: bool = True, projections: bool = True) -> None:
         """Run the relay and the projections in this process (each leader-elected)."""
-        self.tasks.append(asyncio.create_task(self.relay.run(self.stop), name="relay"))
+        if relay:
+            self.tasks.append(asyncio.create_task(self.relay.run(self.stop), name="relay"))
+        if not projections:
+            return
         for runner in self.projections.values():
             self.tasks.append(
                 asyncio.create_task(runner.run(self.stop), name=f"projection:{runner.name}")
@@ -206,9 +209,18 @@ def _runner(
 
 @contextlib.asynccontextmanager
 async def open_services(
-    settings: Settings, *, processors: bool = True, metrics: Metrics | None = None
+    settings: Settings,
+    *,
+    processors: bool = True,
+    run_relay: bool = True,
+    run_projections: bool = True,
+    metrics: Metrics | None = None,
 ) -> AsyncIterator[Services]:
-    """Everything the app needs, connected; closed in reverse order on exit."""
+    """Everything the app needs, connected; closed in reverse order on exit.
+
+    ``processors``: run background processors here — the relay and the projections, unless
+    ``run_relay`` or ``run_projections`` says otherwise (another process runs them; reads that wait
+    for a position then watch the stored positions)."""
     database_url = _require(settings.database_url, "DATABASE")
     async with contextlib.AsyncExitStack() as stack:
         await migrate_all(settings)
@@ -288,7 +300,7 @@ async def open_services(
         for runner in runners.values():
             await runner.prepare()  # the read models' tables exist before the first read
         if processors:
-            services.start_processors()
+            services.start_processors(relay=run_relay, projections=run_projections)
         try:
             yield services
         finally:

@@ -126,9 +126,17 @@ def main() -> None:
 @click.option(
     "--processors/--no-processors",
     default=True,
-    help="Also run the NATS relay and the projections in this process (default: yes).",
+    help="Also run the NATS relay and the projections (default: yes); without them, run "
+    "`loupe projector` beside it.",
 )
-def serve(host: str | None, port: int | None, *, processors: bool) -> None:
+@click.option(
+    "--projections",
+    type=click.Choice(["process", "in-process"]),
+    default="process",
+    help="Where the projections of --processors run: in a child process of their own "
+    "(default; keeps their CPU off the live path) or in this one.",
+)
+def serve(host: str | None, port: int | None, *, processors: bool, projections: str) -> None:
     """Serve the API (and, with no configuration, the embedded engines it needs)."""
     import uvicorn  # noqa: PLC0415 - keep `loupe --help` fast
 
@@ -139,7 +147,12 @@ def serve(host: str | None, port: int | None, *, processors: bool) -> None:
     chosen = choose_port(settings)
     with _engines(settings, reuse_running=False) as running:
         asyncio.run(_migrate(running))
-        app = create_app(running, processors=processors, long_running=True)
+        app = create_app(
+            running,
+            processors=processors,
+            projections_in_child=projections == "process",
+            long_running=True,
+        )
         url = f"http://{_display_host(running.host)}:{chosen}"
         app.state.public_url = url
         config = uvicorn.Config(
@@ -175,7 +188,13 @@ def _display_host(host: str) -> str:
 
 
 @main.command()
-def projector() -> None:
+@click.option(
+    "--relay/--no-relay",
+    default=True,
+    help="Also run the NATS relay (default: yes). `loupe serve` runs its projections in a "
+    "`loupe projector --no-relay` child and keeps the relay, which live editing waits on.",
+)
+def projector(*, relay: bool) -> None:
     """Run the background processors only: the NATS relay and the projections."""
     from api.processes import run_projector  # noqa: PLC0415
 
@@ -183,7 +202,7 @@ def projector() -> None:
     configure_logging(settings)
     with _engines(settings) as running:
         asyncio.run(_migrate(running))
-        run_projector(running)
+        run_projector(running, relay=relay)
 
 
 @main.command()

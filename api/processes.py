@@ -10,6 +10,7 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
+import uvloop
 from arq import Worker
 from arq.connections import ArqRedis
 
@@ -36,16 +37,19 @@ async def _until_signalled() -> None:
     await stop.wait()
 
 
-async def _projector(settings: Settings) -> None:
-    async with open_services(settings, processors=True):
+async def _projector(settings: Settings, *, relay: bool) -> None:
+    async with open_services(settings, processors=True, run_relay=relay):
         settle_heap()
-        log.info("projector running: NATS relay and projections (leader-elected)")
+        log.info(
+            "projector running: %s (leader-elected)",
+            "NATS relay and projections" if relay else "projections",
+        )
         await _until_signalled()
         log.info("projector stopping")
 
 
-def run_projector(settings: Settings) -> None:
-    asyncio.run(_projector(settings))
+def run_projector(settings: Settings, *, relay: bool = True) -> None:
+    uvloop.run(_projector(settings, relay=relay))
 
 
 async def rebuild_projection(

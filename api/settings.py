@@ -140,3 +140,22 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if "port" in values:
         values["port_fixed"] = True
     return msgspec.structs.replace(Settings(), **values)
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The ``LOUPE_*`` variables that make ``load_settings`` give ``settings`` back (for a
+    child process that must use the same engines and names)."""
+    env: dict[str, str] = {}
+    for key, (field, _parse) in _PARSERS.items():
+        value = getattr(settings, field)
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            env[f"LOUPE_{key}"] = "1" if value else "0"
+        elif isinstance(value, float):
+            env[f"LOUPE_{key}"] = str(int(value))
+        elif isinstance(value, Path):
+            env[f"LOUPE_{key}"] = str(value.resolve())
+        else:
+            env[f"LOUPE_{key}"] = str(value)
+    return env

@@ -3,6 +3,7 @@ and nothing left running afterwards however it ends."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -12,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -107,6 +109,45 @@ def test_serve_with_no_configuration_answers_and_stops_cleanly_on_sigterm(direct
         again.process.send_signal(signal.SIGINT)  # Ctrl-C
         assert again.process.wait(30) == 0
     assert _gone(engines) == []
+
+
+def _projections_child(served: Served) -> psutil.Process | None:
+    for process in served.descendants():
+        with contextlib.suppress(psutil.NoSuchProcess):
+            if "--no-relay" in process.cmdline():
+                return process
+    return None
+
+
+def _wait_for(check, timeout: float = 30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if found := check():
+            return found
+        time.sleep(0.1)
+    return None
+
+
+def test_serve_runs_its_projections_in_a_child_that_comes_back_when_killed(directory):
+    served = Served(directory)
+    try:
+        child = _wait_for(lambda: _projections_child(served))
+        assert child is not None, "".join(served.lines[-30:])
+        assert child.cmdline()[-2:] == ["projector", "--no-relay"]
+        child.kill()
+        replaced = _wait_for(
+            lambda: (found := _projections_child(served)) and found.pid != child.pid and found
+        )
+        assert replaced is not None, "".join(served.lines[-30:])
+        # The read models follow the log again: a read that waits for a write sees it.
+        workspace = served.post("/workspaces", {"name": "After"}).json()
+        report = served.post(f"/workspaces/{workspace['id']}/reports", {"name": "R"}).json()
+        read = served.get(f"/reports/{report['id']}?min_position={report['position']}")
+        assert read.status_code == 200, read.text
+        assert read.json()["name"] == "R"
+    finally:
+        served.process.send_signal(signal.SIGTERM)
+        assert served.process.wait(30) == 0, "".join(served.lines[-30:])
 
 
 @pytest.mark.slow
