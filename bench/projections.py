@@ -7,10 +7,12 @@ Three targets, each with baselines measured in the same run:
    batches of ``--batch`` commands of one report, the reports in turn) while every registered
    projection runs as ``open_services`` runs it:
 
-   * ``in-process``: in the same process as the commands, as in ``loupe serve`` (uvloop; the
-     NATS relay runs there too);
-   * ``projector``: in a child process, as in ``loupe serve --no-processors`` plus ``loupe
-     projector`` (bench/_projections_projector.py; ``asyncio.run`` like the real one);
+   * ``in-process``: in the same process as the commands, as in ``loupe serve --projections
+     in-process`` (uvloop; the NATS relay runs there too);
+   * ``projector``: in a process of their own, as ``loupe serve`` runs them by default (its
+     child ``loupe projector --no-relay``) and as ``loupe projector`` does beside ``loupe serve
+     --no-processors`` (bench/_projections_projector.py; here the relay runs in that process
+     too);
 
    Lag of an event = the moment the batch transaction that folded it had committed (the
    runner's ``on_batch`` hook, called right after the commit) minus the moment
@@ -163,8 +165,8 @@ SUSTAINED_SHARE = 0.98
 REBUILD_TARGET = 50_000.0
 TT_P99_MS = 50.0
 DEV_USER = "bench-owner@example.com"
-IN_PROCESS = "in-process (loupe serve)"
-CHILD = "separate process (loupe projector)"
+IN_PROCESS = "in-process (serve --projections in-process)"
+CHILD = "own process (serve's child, loupe projector)"
 ALONE = "baseline: trivial projection alone"
 HELD_MODE = "baseline: trivial beside a follower holding its transactions"
 #: How long the held follower keeps each batch transaction open (asleep).
