@@ -96,7 +96,7 @@ class HeldProjection(TrivialProjection):
 
 
 class ReadTap:
-    """Stands in for a runner's store: notes when ``read_all`` handed out which positions."""
+    """Stands in for a runner's store: notes when its reads handed out which positions."""
 
     def __init__(self, store: EventStore, reads: list[tuple[int, int, int]]) -> None:
         self._store = store
@@ -104,9 +104,17 @@ class ReadTap:
 
     async def read_all(self, **kwargs: Any) -> list[RecordedEvent]:
         events = await self._store.read_all(**kwargs)
+        self._note(events)
+        return events
+
+    async def read_safe(self, **kwargs: Any) -> tuple[list[RecordedEvent], int]:
+        events, head = await self._store.read_safe(**kwargs)
+        self._note(events)
+        return events, head
+
+    def _note(self, events: list[RecordedEvent]) -> None:
         if events:
             self._reads.append((time.monotonic_ns(), events[0].position, events[-1].position))
-        return events
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)

@@ -55,7 +55,6 @@ class ProjectionRunner:
         *,
         batch_size: int = DEFAULT_BATCH,
         idle_wait: float = 1.0,
-        batch_window: float = DEFAULT_BATCH_WINDOW,
         on_batch: Callable[[str, list[RecordedEvent]], None] | None = None,
         rebuild: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
@@ -66,7 +65,6 @@ class ProjectionRunner:
         self.tables: Tables = tables_for(read_schema, projection.tables)
         self.batch_size = batch_size
         self.idle_wait = idle_wait
-        self.batch_window = batch_window
         self.on_batch = on_batch
         #: Called when the stored projection version differs from the code's (api wiring
         #: passes a function that rebuilds and swaps).
@@ -134,12 +132,9 @@ class ProjectionRunner:
         wanted = self.projection.event_types
         caught_up = False
         while not stop.is_set():
-            if caught_up:
-                # The last read reached the safe head: nothing to read until something new.
-                if not await self.store.wait_for_events(self.position, self.idle_wait):
-                    continue
-                if self.batch_window > 0:
-                    await asyncio.sleep(self.batch_window)
+            # After a read that reached the safe head, nothing to read until something new.
+            if caught_up and not await self.store.wait_for_events(self.position, self.idle_wait):
+                continue
             events, head = await self.store.read_safe(
                 after_position=self.position, limit=self.batch_size
             )
