@@ -36,9 +36,6 @@ POLL_INTERVAL = 0.02
 #: A projection whose batches hold nothing it folds still stores its position this often.
 IDLE_SAVE_INTERVAL = 5.0
 DEFAULT_BATCH = 1000
-#: After a wake-up, a runner waits this long before it reads: the appends of the next moments
-#: join the same batch, and the relay (whose latency people see live) reads first.
-DEFAULT_BATCH_WINDOW = 0.01
 
 
 class FenceMoved(Exception):
@@ -111,8 +108,7 @@ class ProjectionRunner:
     def _set_leader(self, leader: bool) -> None:  # noqa: FBT001 - a callback
         self.is_leader = leader
 
-    async def _start(self) -> None:
-        """Tables ready (rebuilt if the code's version moved on), position loaded."""
+    async def _follow(self, stop: asyncio.Event) -> None:
         await self.prepare()
         stored = await self.positions.get(self.name)
         if stored.version != self.projection.version and self._rebuild is not None:
@@ -126,23 +122,11 @@ class ProjectionRunner:
             stored = await self.positions.get(self.name)
         self.projection.reset()
         self._fence = self.position = stored.position
-
-    async def _follow(self, stop: asyncio.Event) -> None:
-        await self._start()
         wanted = self.projection.event_types
-        caught_up = False
         while not stop.is_set():
-            # After a read that reached the safe head, nothing to read until something new.
-            if caught_up and not await self.store.wait_for_events(self.position, self.idle_wait):
-                continue
-            events, head = await self.store.read_safe(
-                after_position=self.position, limit=self.batch_size
-            )
-            # Fewer than asked for: every event up to the head was handed out.
-            caught_up = len(events) < self.batch_size
+            events = await self.store.read_all(after_position=self.position, limit=self.batch_size)
             if not events:
-                if head > self.position:
-                    await self._advance(head)  # positions of appends that rolled back
+                await self.store.wait_for_events(self.position, self.idle_wait)
                 continue
             relevant = events if wanted is None else [e for e in events if e.type in wanted]
             last = events[-1].position
