@@ -36,6 +36,9 @@ POLL_INTERVAL = 0.02
 #: A projection whose batches hold nothing it folds still stores its position this often.
 IDLE_SAVE_INTERVAL = 5.0
 DEFAULT_BATCH = 1000
+#: After a wake-up, a runner waits this long before it reads: the appends of the next moments
+#: join the same batch, and the relay (whose latency people see live) reads first.
+DEFAULT_BATCH_WINDOW = 0.01
 
 
 class FenceMoved(Exception):
@@ -52,6 +55,7 @@ class ProjectionRunner:
         *,
         batch_size: int = DEFAULT_BATCH,
         idle_wait: float = 1.0,
+        batch_window: float = DEFAULT_BATCH_WINDOW,
         on_batch: Callable[[str, list[RecordedEvent]], None] | None = None,
         rebuild: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
@@ -62,6 +66,7 @@ class ProjectionRunner:
         self.tables: Tables = tables_for(read_schema, projection.tables)
         self.batch_size = batch_size
         self.idle_wait = idle_wait
+        self.batch_window = batch_window
         self.on_batch = on_batch
         #: Called when the stored projection version differs from the code's (api wiring
         #: passes a function that rebuilds and swaps).
@@ -108,7 +113,8 @@ class ProjectionRunner:
     def _set_leader(self, leader: bool) -> None:  # noqa: FBT001 - a callback
         self.is_leader = leader
 
-    async def _follow(self, stop: asyncio.Event) -> None:
+    async def _start(self) -> None:
+        """Tables ready (rebuilt if the code's version moved on), position loaded."""
         await self.prepare()
         stored = await self.positions.get(self.name)
         if stored.version != self.projection.version and self._rebuild is not None:
@@ -122,11 +128,26 @@ class ProjectionRunner:
             stored = await self.positions.get(self.name)
         self.projection.reset()
         self._fence = self.position = stored.position
+
+    async def _follow(self, stop: asyncio.Event) -> None:
+        await self._start()
         wanted = self.projection.event_types
+        caught_up = False
         while not stop.is_set():
-            events = await self.store.read_all(after_position=self.position, limit=self.batch_size)
+            if caught_up:
+                # The last read reached the safe head: nothing to read until something new.
+                if not await self.store.wait_for_events(self.position, self.idle_wait):
+                    continue
+                if self.batch_window > 0:
+                    await asyncio.sleep(self.batch_window)
+            events, head = await self.store.read_safe(
+                after_position=self.position, limit=self.batch_size
+            )
+            # Fewer than asked for: every event up to the head was handed out.
+            caught_up = len(events) < self.batch_size
             if not events:
-                await self.store.wait_for_events(self.position, self.idle_wait)
+                if head > self.position:
+                    await self._advance(head)  # positions of appends that rolled back
                 continue
             relevant = events if wanted is None else [e for e in events if e.type in wanted]
             last = events[-1].position

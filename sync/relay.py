@@ -93,15 +93,25 @@ class Relay:
     async def _lead(self, stop: asyncio.Event) -> None:
         self.position = await self.checkpoint()
         backoff = 0.05
+        caught_up = False
         while not stop.is_set():
-            events = await self.store.read_all(after_position=self.position, limit=self.batch_size)
+            # After a read that reached the safe head, wait for something new rather than
+            # read again at once (each read and each wait computes the head).
+            if caught_up and not await self.store.wait_for_events(self.position, self.idle_wait):
+                continue
+            events, head = await self.store.read_safe(
+                after_position=self.position, limit=self.batch_size
+            )
+            caught_up = len(events) < self.batch_size
             if not events:
-                await self.store.wait_for_events(self.position, self.idle_wait)
+                # Nothing between the cursor and the head (positions of rolled-back appends).
+                self.position = max(self.position, head)
                 continue
             try:
                 await self.bus.publish([to_message(event) for event in events])
             except BusError as exc:
                 log.warning("relay could not publish (retrying in %.2fs): %s", backoff, exc)
+                caught_up = False  # the same events again, after the pause
                 await _wait(stop, backoff)
                 backoff = min(backoff * 2, self.max_backoff)
                 continue
