@@ -131,10 +131,10 @@ def main() -> None:
 )
 @click.option(
     "--projections",
-    type=click.Choice(["process", "in-process"]),
-    default="process",
-    help="Where the projections of --processors run: in a child process of their own "
-    "(default; keeps their CPU off the live path) or in this one.",
+    type=click.Choice(["in-process", "process"]),
+    default="in-process",
+    help="Where the projections of --processors run: in this process (default) or in a "
+    "supervised child process of their own (their CPU off this process's event loop).",
 )
 def serve(host: str | None, port: int | None, *, processors: bool, projections: str) -> None:
     """Serve the API (and, with no configuration, the embedded engines it needs)."""

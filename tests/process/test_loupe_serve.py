@@ -27,11 +27,16 @@ START_TIMEOUT = 120
 
 
 class Served:
-    def __init__(self, directory: Path, extra_env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        extra_env: dict[str, str] | None = None,
+        args: tuple[str, ...] = (),
+    ) -> None:
         env = {key: value for key, value in os.environ.items() if not key.startswith("LOUPE_")}
         env.update({"LOUPE_DEV_AUTH": "1", **(extra_env or {})})
         self.process = subprocess.Popen(
-            [str(LOUPE), "serve"],
+            [str(LOUPE), "serve", *args],
             cwd=directory,
             env=env,
             stdout=subprocess.PIPE,
@@ -129,7 +134,7 @@ def _wait_for(check, timeout: float = 30):
 
 
 def test_serve_runs_its_projections_in_a_child_that_comes_back_when_killed(directory):
-    served = Served(directory)
+    served = Served(directory, args=("--projections", "process"))
     try:
         child = _wait_for(lambda: _projections_child(served))
         assert child is not None, "".join(served.lines[-30:])
