@@ -1,14 +1,13 @@
-"""The projections of `loupe serve` in a process of their own.
+"""The projections of `loupe serve --projections process` in a process of their own.
 
 `loupe serve` answers requests, relays committed events to NATS (what live co-editing waits
-on) and, by default, runs the projections. Folding every event into the read models is CPU
-work that, on the serve process's one event loop, delayed the live path (at 200 batches/s the
-projections doubled its latency). So `loupe serve` runs them in a child, `loupe projector
---no-relay`, started once the app is up and stopped before it: same engines, same leader
-election (the child simply becomes every projection's leader), and reads that wait for a
-position (`min_position`) watch the stored positions. The child dies with its parent
-(``PR_SET_PDEATHSIG``, as the embedded engines do) and is started again, after a pause, if
-it exits on its own.
+on) and runs the projections, by default all in one event loop. Folding every event into the
+read models is CPU work that competes there with the live path; with `--projections process`
+serve runs them in a child, `loupe projector --no-relay`, started once the app is up and
+stopped before it: same engines, same leader election (the child simply becomes every
+projection's leader), and reads that wait for a position (`min_position`) watch the stored
+positions. The child dies with its parent (``PR_SET_PDEATHSIG``, as the embedded engines do)
+and is started again, after a pause, if it exits on its own.
 """
 
 from __future__ import annotations
