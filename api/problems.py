@@ -114,11 +114,31 @@ def _exhausted(_: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, 
     return Response(body, status_code=503, media_type=PROBLEM_JSON, headers={"Retry-After": "1"})
 
 
-def _validation(_: Request[Any, Any, Any], exc: ValidationException) -> Response[dict[str, Any]]:
+def _public_names(request: Request[Any, Any, Any]) -> dict[str, str]:
+    """Handler argument → the name the client sent it under, where they differ (``from`` for
+    ``from_version``): validation errors name the argument, the client knows the other."""
+    try:
+        parameters = request.route_handler.parsed_fn_signature.parameters
+    except AttributeError:  # not a route's error (no handler resolved)
+        return {}
+    names = {}
+    for argument, field in parameters.items():
+        public = getattr(field.kwarg_definition, "name", None)
+        if isinstance(public, str) and public != argument:
+            names[argument] = public
+    return names
+
+
+def _validation(
+    request: Request[Any, Any, Any], exc: ValidationException
+) -> Response[dict[str, Any]]:
     errors = exc.extra if isinstance(exc.extra, list) else []
+    public = _public_names(request) if errors else {}
     parts = []
     for error in errors:
         if isinstance(error, dict):
+            if error.get("key") in public:
+                error["key"] = public[error["key"]]
             key = error.get("key")
             where = f" at `{key}`" if key and key != "data" else ""
             parts.append(f"{error.get('message', 'invalid value')}{where}")

@@ -144,3 +144,16 @@ async def test_the_catalogue_lists_a_workspaces_reports_with_their_sizes(loupe):
     assert beta["last_edited_at"] >= beta["created_at"]
     assert listed[0]["id"] == second["id"]
     assert_problem(hidden, 404)
+
+
+async def test_bad_query_values_are_named_as_the_client_sent_them(loupe):
+    async with loupe.client() as client:
+        workspace = await create_workspace(client)
+        report = await create_report(client, workspace["id"])
+        response = await client.get(f"/reports/{report['id']}/diff", params={"from": 0})
+        assert response.status_code == 400
+        assert response.json()["errors"][0]["key"] == "from"
+        assert "`from`" in response.json()["detail"]
+        response = await client.get("/audit", params={"object": "not-a-uuid"})
+        assert response.status_code == 400
+        assert response.json()["errors"][0]["key"] == "object"
