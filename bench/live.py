@@ -691,7 +691,9 @@ class LoupeServer:
         try:
             conn = await asyncpg.connect(self.database_url)
             try:
+                # The event store's schema and the read models' (loupe serve's projections).
                 await conn.execute(f"DROP SCHEMA IF EXISTS {self.schema} CASCADE")
+                await conn.execute(f"DROP SCHEMA IF EXISTS {self.schema}_read CASCADE")
             finally:
                 await conn.close()
         except Exception as exc:
