@@ -97,7 +97,8 @@ class Projection(Protocol):
         ...
 
     async def flush(self, conn: Connection, tables: Tables) -> None:
-        """Write what bulk mode deferred (called once, before the rebuilt tables are swapped in)."""
+        """Write what bulk mode deferred so far. A rebuild calls it after the bulk fold and
+        again in the swap transaction, for the last events; bulk mode goes on after it."""
         ...
 
 

@@ -6,7 +6,8 @@
    the live tables keep serving reads and the live runner keeps them current. Only the event
    types the projection folds are read (the store filters them), and the next batch is read
    while the current one is folded.
-3. The secondary indexes are built, each in one pass over the filled table: several times
+3. What bulk mode deferred is written (outside the swap, whose lock the live runner waits
+   on), then the secondary indexes are built, each in one pass over the filled table: several times
    cheaper than keeping them up to date row by row.
    With ``workers`` (``loupe projections rebuild NAME --workers N``), a projection that can be
    split (`projections.projection.Splittable`: the reports and the audit log) folds the log
@@ -125,6 +126,11 @@ async def rebuild(
                 )
                 reader.skip_to(head, folded)
         await fold_all(projection, reader, pool, fresh, on_progress)
+    # What bulk mode deferred (a million events' report documents) is written now, not in the
+    # swap transaction below, whose lock holds up the live runner until it commits.
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SET LOCAL synchronous_commit = off")
+        await projection.flush(conn, fresh)
     await _build(pool, indexes)
 
     async with pool.acquire() as conn, conn.transaction():
