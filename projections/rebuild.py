@@ -6,13 +6,13 @@
    the live tables keep serving reads and the live runner keeps them current. Only the event
    types the projection folds are read (the store filters them), and the next batch is read
    while the current one is folded.
-3. What bulk mode deferred is written (outside the swap, whose lock the live runner waits
-   on), then the secondary indexes are built, each in one pass over the filled table: several times
-   cheaper than keeping them up to date row by row.
    With ``workers`` (``loupe projections rebuild NAME --workers N``), a projection that can be
    split (`projections.projection.Splittable`: the reports and the audit log) folds the log
    up to the safe head in N processes at once, each a share of the streams
    (projections/rebuild_worker.py); this process then folds what came after the head.
+3. What bulk mode deferred is written (outside the swap, whose lock the live runner waits
+   on), then the secondary indexes are built, each in one pass over the filled table: several times
+   cheaper than keeping them up to date row by row.
 4. The swap is one transaction: it locks the projection's position row (the live runner's
    batches wait on that lock), folds the last events, renames the fresh tables over the live
    ones, and moves the position (and the projection version). Readers wait for the renames
