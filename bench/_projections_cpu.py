@@ -20,7 +20,8 @@ from typing import Any
 
 from bench._projections_edits import Generator
 from commands.clock import ServerClock
-from commands.eventstore import NewEvent, RecordedEvent
+from commands.eventstore import NewEvent, RecordedEvent, StreamRef
+from commands.eventstore import recorded as record
 from projections.projection import Projection, tables_for
 from projections.registry import ProjectionContext
 
@@ -88,22 +89,16 @@ def report_events(
         nonlocal position
         position += 1
         version = versions[generator.report_id] = versions.get(generator.report_id, 0) + 1
-        return RecordedEvent(
+        stream = StreamRef(
+            stream_id=generator.report_id, stream_type="report", workspace_id=workspace_id
+        )
+        return record(
+            event,
+            stream,
             position=position,
-            stream_id=generator.report_id,
-            stream_type="report",
-            workspace_id=workspace_id,
             version=version,
-            event_id=event.event_id,
-            type=event.type,
-            data=event.data,
-            actor=event.actor,
-            client_id=event.client_id,
-            dot_counter=event.dot_counter,
-            hlc=event.hlc,
-            command_id=event.correlation_id,
-            correlation_id=event.correlation_id,
             recorded_at=now,
+            command_id=event.correlation_id,
         )
 
     setup = [recorded(g, e) for g in generators for e in g.start(f"Report {g.report_id.hex[:6]}")]

@@ -28,9 +28,9 @@ import gc
 import logging
 import re
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 import asyncpg
 
@@ -105,7 +105,7 @@ async def rebuild(
         for statement in create:
             await conn.execute(statement)
 
-    reader = _Reader(store, projection, batch_size)
+    reader = BatchReader.of_types(store, projection, batch_size)
     with fewer_collections():
         if workers is not None and workers.count > 1 and isinstance(projection, Splittable):
             head = await store.head_position()
@@ -158,18 +158,34 @@ async def rebuild(
     return RebuildResult(projection.name, reader.position, reader.events, seconds, reader.folded)
 
 
-class _Reader:
-    """The log after a position, a batch at a time: only the projection's event types."""
+#: ``read(after_position, limit)`` → (events after it, in position order, at most ``limit``;
+#: a head such that fewer events than ``limit`` means every one up to the head was returned).
+ReadBatch = Callable[[int, int], Awaitable[tuple[list[RecordedEvent], int]]]
 
-    def __init__(self, store: EventStore, projection: Projection, batch_size: int) -> None:
-        self.store = store
-        wanted = projection.event_types
-        self.types = None if wanted is None else sorted(wanted)
+
+class BatchReader:
+    """A log (or a share of it) after a position, a batch at a time."""
+
+    def __init__(self, read: ReadBatch, batch_size: int, *, filtered: bool) -> None:
+        self.read = read
         self.batch_size = batch_size
+        #: Whether ``read`` skips events (by type or share): positions then count, not events.
+        self.filtered = filtered
         self.position = 0
         #: Events gone through (see `RebuildResult.events`), events handed out.
         self.events = 0
         self.folded = 0
+
+    @classmethod
+    def of_types(cls, store: EventStore, projection: Projection, batch_size: int) -> BatchReader:
+        """The projection's event types, up to the store's safe head."""
+        wanted = projection.event_types
+        types = None if wanted is None else sorted(wanted)
+
+        def read(after: int, limit: int) -> Awaitable[tuple[list[RecordedEvent], int]]:
+            return store.read_safe(after_position=after, limit=limit, types=types)
+
+        return cls(read, batch_size, filtered=types is not None)
 
     def skip_to(self, position: int, folded: int) -> None:
         """Events up to ``position`` were folded elsewhere (by the workers of a split)."""
@@ -178,27 +194,15 @@ class _Reader:
         self.folded += folded
 
     async def next(self) -> tuple[list[RecordedEvent], bool]:
-        """(the next batch, whether it reached the safe head: nothing more for now)."""
-        events, head = await self.store.read_safe(
-            after_position=self.position, limit=self.batch_size, types=self.types
-        )
+        """(the next batch, whether it reached the head: nothing more for now)."""
+        events, head = await self.read(self.position, self.batch_size)
         complete = len(events) < self.batch_size
         before = self.position
         # Fewer events than asked for: every event up to the head was handed out.
         self.position = max(head, before) if complete else events[-1].position
-        if self.types is None:
-            self.events += len(events)
-        else:
-            self.events += self.position - before
+        self.events += self.position - before if self.filtered else len(events)
         self.folded += len(events)
         return events, complete
-
-
-class BatchReader(Protocol):
-    position: int
-    events: int
-
-    async def next(self) -> tuple[list[RecordedEvent], bool]: ...
 
 
 async def fold_all(

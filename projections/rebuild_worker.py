@@ -16,42 +16,14 @@ import asyncpg
 import msgspec
 import uvloop
 
-from commands.eventstore import EventStore, RecordedEvent, connect_store
+from commands.eventstore import RecordedEvent, connect_store
 from projections.projection import REBUILD_SUFFIX, Splittable, tables_for
-from projections.rebuild import fewer_collections, fold_all
+from projections.rebuild import BatchReader, fewer_collections, fold_all
 from projections.rebuild_split import Done, Progress, WorkerTask
 from projections.registry import FACTORIES, ProjectionContext
 
 #: Progress lines at most this often (events folded between two).
 _PROGRESS_EVERY = 50_000
-
-
-class _ShareReader:
-    """The task's share of the log, a batch at a time."""
-
-    def __init__(self, store: EventStore, task: WorkerTask, types: list[str] | None) -> None:
-        self.store = store
-        self.task = task
-        self.types = types
-        self.position = 0
-        self.events = 0
-        self.folded = 0
-
-    async def next(self) -> tuple[list[RecordedEvent], bool]:
-        task = self.task
-        events = await self.store.read_share(
-            after_position=self.position,
-            up_to_position=task.up_to_position,
-            limit=task.batch_size,
-            share=task.share,
-            types=self.types,
-        )
-        complete = len(events) < task.batch_size
-        before = self.position
-        self.position = task.up_to_position if complete else events[-1].position
-        self.events += self.position - before
-        self.folded += len(events)
-        return events, complete
 
 
 def _report(message: Progress | Done) -> None:
@@ -82,7 +54,19 @@ async def run(task: WorkerTask) -> int:
             projection.split_worker(writes_shared=task.share.index == 0)
             fresh = tables_for(task.read_schema, projection.tables, suffix=REBUILD_SUFFIX)
             wanted = projection.event_types
-            reader = _ShareReader(store, task, None if wanted is None else sorted(wanted))
+            types = None if wanted is None else sorted(wanted)
+
+            async def read(after: int, limit: int) -> tuple[list[RecordedEvent], int]:
+                events = await store.read_share(
+                    after_position=after,
+                    up_to_position=task.up_to_position,
+                    limit=limit,
+                    share=task.share,
+                    types=types,
+                )
+                return events, task.up_to_position
+
+            reader = BatchReader(read, task.batch_size, filtered=True)
             reported = 0
 
             def progress(position: int, _events: int) -> None:

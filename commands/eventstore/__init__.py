@@ -14,7 +14,14 @@ from commands.eventstore.errors import (
     WrongExpectedVersion,
 )
 from commands.eventstore.migrations import migrate
-from commands.eventstore.model import AppendResult, NewEvent, RecordedEvent, Share, StreamRef
+from commands.eventstore.model import (
+    AppendResult,
+    NewEvent,
+    RecordedEvent,
+    Share,
+    StreamRef,
+    recorded,
+)
 from commands.eventstore.store import EventStore, channel_name, connect_store
 
 __all__ = [
@@ -32,4 +39,5 @@ __all__ = [
     "channel_name",
     "connect_store",
     "migrate",
+    "recorded",
 ]

@@ -72,6 +72,35 @@ class AppendResult(msgspec.Struct, frozen=True, kw_only=True):
     duplicate: bool = False
 
 
+def recorded(
+    event: NewEvent,
+    stream: StreamRef,
+    *,
+    position: int,
+    version: int,
+    recorded_at: datetime,
+    command_id: UUID | None = None,
+) -> RecordedEvent:
+    """``event`` as the store records it at ``position``, ``version`` of ``stream``."""
+    return RecordedEvent(
+        position=position,
+        stream_id=stream.stream_id,
+        stream_type=stream.stream_type,
+        workspace_id=stream.workspace_id,
+        version=version,
+        event_id=event.event_id,
+        type=event.type,
+        data=event.data,
+        actor=event.actor,
+        client_id=event.client_id,
+        dot_counter=event.dot_counter,
+        hlc=event.hlc,
+        command_id=command_id,
+        correlation_id=event.correlation_id,
+        recorded_at=recorded_at,
+    )
+
+
 class Share(msgspec.Struct, frozen=True, kw_only=True):
     """Share ``index`` of ``count`` of the log, for work split across processes: the streams
     of ``stream_types`` are dealt out by a hash of their id (each stream to exactly one share,

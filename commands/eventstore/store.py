@@ -30,7 +30,14 @@ from commands.eventstore.errors import (
     WrongExpectedVersion,
 )
 from commands.eventstore.migrations import migrate
-from commands.eventstore.model import AppendResult, NewEvent, RecordedEvent, Share, StreamRef
+from commands.eventstore.model import (
+    AppendResult,
+    NewEvent,
+    RecordedEvent,
+    Share,
+    StreamRef,
+)
+from commands.eventstore.model import recorded as record
 from commands.eventstore.names import check_identifier
 from commands.eventstore.sql import (
     Statements,
@@ -132,22 +139,13 @@ class EventStore:
         recorded = []
         if first is not None:
             recorded = [
-                RecordedEvent(
+                record(
+                    e,
+                    stream,
                     position=first + i,
-                    stream_id=stream.stream_id,
-                    stream_type=stream.stream_type,
-                    workspace_id=stream.workspace_id,
                     version=expected_version + 1 + i,
-                    event_id=e.event_id,
-                    type=e.type,
-                    data=e.data,
-                    actor=e.actor,
-                    client_id=e.client_id,
-                    dot_counter=e.dot_counter,
-                    hlc=e.hlc,
-                    command_id=command_id,
-                    correlation_id=e.correlation_id,
                     recorded_at=row[1],
+                    command_id=command_id,
                 )
                 for i, e in enumerate(events)
             ]

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from commands.envelope import new_event
-from commands.eventstore import RecordedEvent
+from commands.eventstore import RecordedEvent, StreamRef, recorded
 from domain.report.aggregate import Report
 from domain.report.events import encode
 from projections.report_states import ReportAt
@@ -22,26 +22,13 @@ _encode = msgspec.json.encode
 _AT = dt.datetime(2026, 11, 30, tzinfo=dt.UTC)
 
 
+_STREAM = StreamRef(stream_id=REPORT_ID, stream_type="report", workspace_id=WORKSPACE_ID)
+
+
 def _recorded(index: int, stamped: Stamped) -> RecordedEvent:
     event, meta = stamped
     new = new_event(str(event.__struct_config__.tag), encode(event), meta)
-    return RecordedEvent(
-        position=index,
-        stream_id=REPORT_ID,
-        stream_type="report",
-        workspace_id=WORKSPACE_ID,
-        version=index,
-        event_id=new.event_id,
-        type=new.type,
-        data=new.data,
-        actor=new.actor,
-        client_id=new.client_id,
-        dot_counter=new.dot_counter,
-        hlc=new.hlc,
-        command_id=None,
-        correlation_id=None,
-        recorded_at=_AT,
-    )
+    return recorded(new, _STREAM, position=index, version=index, recorded_at=_AT)
 
 
 @settings(max_examples=200, deadline=None)
