@@ -1,0 +1,87 @@
+"""What a dataset offers to a report: its fields, calculated columns and measures.
+
+A field is a column of the source (a CSV's Parquet file, a PostgreSQL table) under the name
+people see. ``column`` is the source's own name and never changes; ``name`` can be renamed, and
+queries, measures and visuals use ``name``. Everything here is plain data, shared by the
+dataset aggregate, the query compiler (connectors/query), the measure language
+(connectors/measures) and the API.
+"""
+
+from __future__ import annotations
+
+from typing import Final, Literal, get_args
+
+import msgspec
+
+#: The types Loupe tells apart. ``decimal``: any non-integer number (stored as double or
+#: numeric at the source); ``timestamp``: a date with a time of day.
+FieldType = Literal["integer", "decimal", "boolean", "date", "timestamp", "text"]
+FIELD_TYPES: Final[tuple[FieldType, ...]] = get_args(FieldType)
+
+#: As in Power BI: a dimension groups and filters, a measure is aggregated (summed by default).
+FieldRole = Literal["dimension", "measure"]
+FIELD_ROLES: Final[tuple[FieldRole, ...]] = get_args(FieldRole)
+
+NUMERIC_TYPES: Final[frozenset[str]] = frozenset({"integer", "decimal"})
+TEMPORAL_TYPES: Final[frozenset[str]] = frozenset({"date", "timestamp"})
+
+
+class Field(msgspec.Struct, frozen=True, kw_only=True):
+    """One column of the source as the dataset shows it."""
+
+    #: The name people and queries use (unique in the dataset, case-insensitively).
+    name: str
+    #: The source's column name (stable across renames).
+    column: str
+    type: FieldType
+    role: FieldRole
+    hidden: bool = False
+
+
+class CalculatedColumn(msgspec.Struct, frozen=True, kw_only=True):
+    """A row-level expression in the measure language (``[Price] * [Quantity]``), usable as a
+    field: grouped by, filtered on, aggregated. ``type`` is what the expression yields."""
+
+    name: str
+    expression: str
+    type: FieldType
+    role: FieldRole
+
+
+class Measure(msgspec.Struct, frozen=True, kw_only=True):
+    """A named aggregate expression in the measure language (``DIVIDE(SUM([Profit]),
+    SUM([Sales]))``), evaluated in the filter context of each result row."""
+
+    name: str
+    expression: str
+    #: A number format for visuals ("#,0.00", "0.0%"); not used by queries.
+    format: str | None = None
+
+
+class DatasetSchema(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything a query over the dataset may name."""
+
+    fields: tuple[Field, ...] = ()
+    calculated_columns: tuple[CalculatedColumn, ...] = ()
+    measures: tuple[Measure, ...] = ()
+
+    def field(self, name: str) -> Field | None:
+        folded = name.casefold()
+        return next((f for f in self.fields if f.name.casefold() == folded), None)
+
+    def calculated_column(self, name: str) -> CalculatedColumn | None:
+        folded = name.casefold()
+        return next((c for c in self.calculated_columns if c.name.casefold() == folded), None)
+
+    def measure(self, name: str) -> Measure | None:
+        folded = name.casefold()
+        return next((m for m in self.measures if m.name.casefold() == folded), None)
+
+    def names(self) -> set[str]:
+        """Every name taken (case-folded): fields, calculated columns and measures share one
+        namespace, as in Power BI, so ``[Sales]`` means one thing."""
+        return {
+            item.name.casefold()
+            for group in (self.fields, self.calculated_columns, self.measures)
+            for item in group
+        }
