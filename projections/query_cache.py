@@ -15,33 +15,13 @@ import redis.asyncio as aioredis
 
 from commands.eventstore import RecordedEvent
 from connectors.query_cache import QueryCache
+from domain.dataset.events import DATA_CHANGING
 from projections.projection import Tables
 
 if TYPE_CHECKING:
     from projections.projection import Connection
 
 VERSIONS = "rm_dataset_versions"
-
-#: Dataset events that change what a query over the dataset answers. The dataset aggregate
-#: (data issue) emits these names; anything else on a dataset stream leaves answers valid.
-DATA_CHANGING: frozenset[str] = frozenset(
-    {
-        "DatasetCreated",
-        "DatasetRefreshed",
-        "DatasetSchemaInferred",
-        "FieldRenamed",
-        "FieldRetyped",
-        "FieldHidden",
-        "FieldShown",
-        "CalculatedColumnDefined",
-        "CalculatedColumnChanged",
-        "CalculatedColumnRemoved",
-        "MeasureDefined",
-        "MeasureChanged",
-        "MeasureRemoved",
-        "DatasetDeleted",
-    }
-)
 
 
 class QueryCacheInvalidation:

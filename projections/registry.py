@@ -10,6 +10,7 @@ import redis.asyncio as aioredis
 
 from commands.eventstore import EventStore
 from projections.audit import AuditLog
+from projections.datasets import DatasetCatalogue
 from projections.projection import Projection
 from projections.query_cache import QueryCacheInvalidation
 from projections.reports import ReportReadModel
@@ -34,5 +35,6 @@ FACTORIES: dict[str, Factory] = {
     "reports": lambda ctx: ReportReadModel(ctx.store),
     # After "reports": its snapshots (when they exist) make the audit's cold loads cheap.
     "audit": lambda ctx: AuditLog(ctx.store),
+    "datasets": lambda _ctx: DatasetCatalogue(),
     "query_cache": lambda ctx: QueryCacheInvalidation(ctx.redis, ctx.redis_prefix),
 }

@@ -36,6 +36,9 @@ class Field(msgspec.Struct, frozen=True, kw_only=True):
     type: FieldType
     role: FieldRole
     hidden: bool = False
+    #: The type the source has (None: the same as ``type``). A retyped field differs: queries
+    #: cast the source column to ``type``.
+    source_type: FieldType | None = None
 
 
 class CalculatedColumn(msgspec.Struct, frozen=True, kw_only=True):
