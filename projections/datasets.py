@@ -84,11 +84,14 @@ class DatasetCatalogue:
         """Nothing deferred."""
 
     async def apply(self, conn: Connection, events: Sequence[RecordedEvent], t: Tables) -> None:
-        touched: dict[UUID, RecordedEvent] = {}
+        # The datasets this batch changed: their rows are written at its end, so they are
+        # found here (not in the bounded cache, nor in their not-yet-updated rows).
+        touched: dict[UUID, tuple[Dataset, RecordedEvent]] = {}
         for event in events:
-            dataset = await self._before(conn, t, event)
+            held = touched.get(event.stream_id)
+            dataset = held[0] if held else await self._before(conn, t, event)
             dataset.apply(decode_dataset_event(event.data), event.version)
-            touched[event.stream_id] = event
+            touched[event.stream_id] = (dataset, event)
             if event.version == 1:
                 await conn.execute(
                     f"""INSERT INTO {t[DATASETS]} (id, workspace_id, name, connector, rows,
@@ -104,8 +107,7 @@ class DatasetCatalogue:
                     event.actor,
                     event.recorded_at,
                 )
-        for stream_id, event in touched.items():
-            dataset = self._cache[stream_id]
+        for stream_id, (dataset, event) in touched.items():
             await conn.execute(
                 f"""UPDATE {t[DATASETS]} SET name = $2, rows = $3, deleted = $4,
                         data_version = $5, version = $6, position = $7, updated_by = $8,
