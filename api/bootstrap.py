@@ -10,6 +10,7 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import asyncpg
 import redis.asyncio as aioredis
@@ -21,6 +22,7 @@ from api.metrics import Metrics
 from api.settings import Settings
 from commands.authorization import Authorizer
 from commands.clock import ServerClock
+from commands.datasets import DatasetHandler
 from commands.eventstore import EventStore, RecordedEvent, connect_store, migrate
 from commands.reports import ReportHandler
 from commands.users import UserDirectory
@@ -31,6 +33,11 @@ from projections.runner import ProjectionRunner, lag_seconds
 from sync.bus import EventBus, connect_nats
 from sync.live import LiveHub
 from sync.relay import Relay
+
+if TYPE_CHECKING:
+    # Imported where the app opens them: the projector and rebuild workers need none of the
+    # data side (DuckDB, Arrow, the connectors).
+    from api.data_side import DataSide
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +120,8 @@ class Services:
     authorizer: Authorizer
     reports: ReportHandler
     workspaces: WorkspaceHandler
+    datasets: DatasetHandler
+    data: DataSide
     users: UserDirectory
     relay: Relay
     hub: LiveHub
@@ -258,6 +267,10 @@ async def open_services(
 
         reports = ReportHandler(store, authorizer, clock=clock, on_outcome=count)
         workspaces = WorkspaceHandler(store, authorizer, clock, on_outcome=count)
+        datasets = DatasetHandler(store, authorizer, clock, on_outcome=count)
+        from api.data_side import open_data_side  # noqa: PLC0415 - see the import above
+
+        data = await stack.enter_async_context(open_data_side(settings, redis))
         users = UserDirectory(store)
         relay = Relay(
             store,
@@ -290,6 +303,8 @@ async def open_services(
             authorizer=authorizer,
             reports=reports,
             workspaces=workspaces,
+            datasets=datasets,
+            data=data,
             users=users,
             relay=relay,
             hub=hub,

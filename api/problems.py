@@ -19,6 +19,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.types import ExceptionHandlersMap
 
 from commands.errors import CommandRejected, ConcurrencyExhausted, ReadModelBehind
+from connectors.errors import DataError
 from domain.errors import (
     AlreadyExists,
     DomainError,
@@ -84,6 +85,8 @@ def describe(exc: Exception) -> dict[str, Any] | None:  # noqa: PLR0911 - one ar
         )
     if isinstance(exc, DomainError):
         return problem_body(domain_status(exc), exc.detail, code=exc.code)
+    if isinstance(exc, DataError):
+        return problem_body(exc.status, exc.detail, code=exc.code, line=exc.line, column=exc.column)
     if isinstance(exc, ConcurrencyExhausted):
         return problem_body(503, str(exc), code="busy")
     if isinstance(exc, ReadModelBehind):
@@ -172,6 +175,7 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     ConcurrencyExhausted: _exhausted,
     ReadModelBehind: _exhausted,
     DomainError: _client_error,
+    DataError: _client_error,
     ValidationException: _validation,
     HTTPException: _http,
     Exception: _unexpected,

@@ -49,6 +49,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     dev_auth: bool = False
     log_format: LogFormat = "console"
     log_level: str = "INFO"
+    #: Where uploaded data lives (Parquet files): None = ``<data_dir>/blobs``; ``s3://…`` for
+    #: S3-compatible storage (docs/csv.md).
+    blob_url: str | None = None
+    #: The largest CSV upload accepted.
+    upload_max_bytes: int = 1024**3
+    #: Keys that seal connection secrets at rest (comma-separated, newest first); None =
+    #: a key generated once in ``<data_dir>/secret.key`` (docs/postgres.md).
+    secret_key: str | None = None
+    #: Seconds a query may run at its source before it is cancelled.
+    query_timeout: float = 60.0
 
     @property
     def read_schema(self) -> str:
@@ -125,6 +135,10 @@ _PARSERS: dict[str, tuple[str, Callable[[str, str], object]]] = {
     "DEV_AUTH": ("dev_auth", _flag),
     "LOG_FORMAT": ("log_format", _choice("console", "json")),
     "LOG_LEVEL": ("log_level", lambda _name, raw: raw.upper()),
+    "BLOB_URL": ("blob_url", _text),
+    "UPLOAD_MAX_BYTES": ("upload_max_bytes", partial(_integer, low=1, high=1 << 50)),
+    "SECRET_KEY": ("secret_key", _text),
+    "QUERY_TIMEOUT": ("query_timeout", partial(_float, low=1, high=24 * 3600)),
 }
 
 

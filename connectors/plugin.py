@@ -146,6 +146,19 @@ class Connector(Protocol):
         ...
 
 
+@runtime_checkable
+class RowsConnector(Protocol):
+    """Optional: a connector that can also answer with plain Python rows. Loupe asks for rows
+    when the answer goes out as JSON (a chart's few hundred rows): no Arrow table to build
+    and take apart again, which is most of the cost of a small answer."""
+
+    async def fetch_rows(
+        self, config: Any, query: CompiledQuery, *, timeout: float
+    ) -> list[tuple[Any, ...]]:
+        """The whole answer as rows (values: int, float, str, bool, date, datetime, None)."""
+        ...
+
+
 def secret_fields(config_type: type[msgspec.Struct]) -> frozenset[str]:
     """The names of ``config_type``'s fields annotated `Secret`."""
     info = msgspec.inspect.type_info(config_type)

@@ -24,7 +24,9 @@ async def _check(name: str, probe: Any) -> tuple[str, str]:
 
 @get("/health", summary="Health of Loupe and of each engine it uses", tags=["service"])
 async def health(state: State) -> Response[dict[str, Any]]:
-    """200 when PostgreSQL, NATS and Redis all answer; 503 naming the one that does not."""
+    """200 when PostgreSQL, NATS and Redis all answer; 503 naming PostgreSQL or NATS when one
+    does not. Without Redis Loupe still works (queries answer uncached): 200, status
+    "degraded", and the component says why."""
     services = state.services
     results = dict(
         await asyncio.gather(
@@ -33,9 +35,12 @@ async def health(state: State) -> Response[dict[str, Any]]:
             _check("redis", services.ping_redis),
         )
     )
+    if results["redis"] != "ok":
+        results["redis"] = "degraded (queries answer uncached): " + results["redis"]
     healthy = all(value == "ok" for value in results.values())
+    down = any(results[name] != "ok" for name in ("postgres", "nats"))
     body: dict[str, Any] = {"status": "ok" if healthy else "degraded", "components": results}
-    return Response(body, status_code=200 if healthy else 503)
+    return Response(body, status_code=503 if down else 200)
 
 
 @get("/metrics", summary="Prometheus metrics", tags=["service"], include_in_schema=True)

@@ -1,0 +1,235 @@
+"""Datasets through the API: upload a CSV, shape it, define a measure, query it."""
+
+from __future__ import annotations
+
+import collections
+import csv
+import io
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pyarrow as pa
+from vega_datasets import local_data
+
+from tests.apiclient import assert_problem, create_workspace
+
+WEATHER = Path(local_data.seattle_weather.filepath)
+
+
+def _weather_rows() -> list[dict[str, str]]:
+    with WEATHER.open(newline="") as file:
+        return list(csv.DictReader(file))
+
+
+async def upload(
+    client: httpx.AsyncClient,
+    workspace_id: str,
+    content: bytes,
+    *,
+    name: str | None = "Seattle weather",
+    filename: str = "data.csv",
+) -> httpx.Response:
+    form = {"name": name} if name is not None else {}
+    return await client.post(
+        f"/workspaces/{workspace_id}/datasets",
+        files={"file": (filename, content, "text/csv")},
+        data=form,
+    )
+
+
+async def weather_dataset(client: httpx.AsyncClient) -> tuple[str, dict[str, Any]]:
+    workspace = await create_workspace(client)
+    response = await upload(client, workspace["id"], WEATHER.read_bytes())
+    assert response.status_code == 201, response.text
+    return workspace["id"], response.json()
+
+
+async def query(client: httpx.AsyncClient, dataset_id: str, spec: dict[str, Any]) -> dict[str, Any]:
+    response = await client.post(f"/datasets/{dataset_id}/query", json=spec)
+    assert response.status_code == 200, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+async def test_an_uploaded_csv_becomes_a_dataset_with_typed_fields(loupe):
+    async with loupe.client() as client:
+        workspace_id, dataset = await weather_dataset(client)
+        listed = (await client.get(f"/workspaces/{workspace_id}/datasets")).json()
+        fetched = (await client.get(f"/datasets/{dataset['id']}")).json()
+    assert dataset["rows"] == len(_weather_rows()) == 1461
+    types = {f["name"]: (f["type"], f["role"]) for f in dataset["fields"]}
+    assert types == {
+        "date": ("date", "dimension"),
+        "precipitation": ("decimal", "measure"),
+        "temp_max": ("decimal", "measure"),
+        "temp_min": ("decimal", "measure"),
+        "wind": ("decimal", "measure"),
+        "weather": ("text", "dimension"),
+    }
+    assert [d["id"] for d in listed["datasets"]] == [dataset["id"]]
+    assert fetched == dataset
+
+
+async def test_a_small_aggregate_answers_and_is_then_served_from_the_cache(loupe):
+    expected = collections.Counter(row["weather"] for row in _weather_rows())
+    spec = {
+        "dimensions": ["weather"],
+        "measures": [{"field": "date", "agg": "count", "as": "days"}],
+        "sort": [{"by": "weather", "desc": False}],
+    }
+    async with loupe.client() as client:
+        _, dataset = await weather_dataset(client)
+        first = await query(client, dataset["id"], spec)
+        second = await query(client, dataset["id"], spec)
+    assert first["cached"] is False
+    assert second["cached"] is True
+    assert first["rows"] == second["rows"] == [[w, expected[w]] for w in sorted(expected)]
+    assert [c["name"] for c in first["columns"]] == ["weather", "days"]
+
+
+async def test_arrow_answers_carry_the_same_rows(loupe):
+    spec = {"dimensions": ["weather"], "measures": [{"field": "precipitation", "agg": "sum"}]}
+    async with loupe.client() as client:
+        _, dataset = await weather_dataset(client)
+        as_json = await query(client, dataset["id"], spec)
+        response = await client.post(
+            f"/datasets/{dataset['id']}/query",
+            json=spec,
+            headers={"Accept": "application/vnd.apache.arrow.stream"},
+        )
+    assert response.headers["content-type"].startswith("application/vnd.apache.arrow.stream")
+    table = pa.ipc.open_stream(response.content).read_all()
+    assert [list(row.values()) for row in table.to_pylist()] == as_json["rows"]
+
+
+async def test_a_defined_measure_answers_per_group(loupe):
+    rows = _weather_rows()
+    by_weather: dict[str, list[float]] = collections.defaultdict(list)
+    for row in rows:
+        by_weather[row["weather"]].append(float(row["temp_max"]))
+    async with loupe.client() as client:
+        _, dataset = await weather_dataset(client)
+        response = await client.post(
+            f"/datasets/{dataset['id']}/measures",
+            json={"name": "Warmest", "expression": "MAX([temp_max])"},
+        )
+        assert response.status_code == 201, response.text
+        assert [m["name"] for m in response.json()["measures"]] == ["Warmest"]
+        answer = await query(
+            client, dataset["id"], {"dimensions": ["weather"], "measures": [{"measure": "Warmest"}]}
+        )
+    assert {row[0]: row[1] for row in answer["rows"]} == {
+        weather: max(values) for weather, values in by_weather.items()
+    }
+
+
+async def test_a_measure_with_a_syntax_error_is_refused_with_its_position(loupe):
+    async with loupe.client() as client:
+        _, dataset = await weather_dataset(client)
+        response = await client.post(
+            f"/datasets/{dataset['id']}/measures",
+            json={"name": "Broken", "expression": "SUM([temp_max]"},
+        )
+        body = assert_problem(response, 400)
+        after = (await client.get(f"/datasets/{dataset['id']}")).json()
+    assert "line 1" in body["detail"]
+    assert after["measures"] == []
+    assert after["version"] == dataset["version"]
+
+
+async def test_a_renamed_field_is_queried_by_its_new_name(loupe):
+    async with loupe.client() as client:
+        _, dataset = await weather_dataset(client)
+        response = await client.patch(
+            f"/datasets/{dataset['id']}/fields/weather", json={"name": "Sky"}
+        )
+        assert response.status_code == 200, response.text
+        answer = await query(
+            client,
+            dataset["id"],
+            {"dimensions": ["Sky"], "measures": [{"field": "wind", "agg": "max"}]},
+        )
+        old = await client.post(
+            f"/datasets/{dataset['id']}/query", json={"dimensions": ["weather"], "measures": []}
+        )
+    assert answer["columns"][0]["name"] == "Sky"
+    assert len(answer["rows"]) == 5
+    assert_problem(old, 400)
+
+
+async def test_a_reupload_is_a_new_data_version_and_old_answers_are_never_served(loupe):
+    spec = {"dimensions": [], "measures": [{"field": "date", "agg": "count"}]}
+    async with loupe.client() as client:
+        _, dataset = await weather_dataset(client)
+        before = await query(client, dataset["id"], spec)
+        await query(client, dataset["id"], spec)  # now cached
+        text = WEATHER.read_text()
+        fewer = "".join(io.StringIO(text).readlines()[:11])  # the header and 10 days
+        response = await client.put(
+            f"/datasets/{dataset['id']}/data", files={"file": ("w.csv", fewer.encode(), "text/csv")}
+        )
+        assert response.status_code == 200, response.text
+        after = await query(client, dataset["id"], spec)
+    assert before["rows"] == [[1461]]
+    assert response.json()["data_version"] > dataset["data_version"]
+    assert after == {"cached": False, "columns": before["columns"], "rows": [[10]]}
+
+
+async def test_a_ragged_csv_is_refused_naming_the_line_and_nothing_is_stored(loupe):
+    content = b"a,b,c\n1,2,3\n4,5\n"
+    async with loupe.client() as client:
+        workspace = await create_workspace(client)
+        response = await upload(client, workspace["id"], content)
+        body = assert_problem(response, 422)
+        listed = (await client.get(f"/workspaces/{workspace['id']}/datasets")).json()
+    assert "line 3" in body["detail"]
+    assert listed["datasets"] == []
+    blobs = loupe.services.settings.data_dir / "blobs"
+    assert not any(path.is_file() for path in blobs.rglob("*")) if blobs.exists() else True
+
+
+async def test_empty_and_binary_files_are_refused(loupe):
+    async with loupe.client() as client:
+        workspace = await create_workspace(client)
+        empty = await upload(client, workspace["id"], b"")
+        binary = await upload(client, workspace["id"], bytes(range(256)) * 40)
+    assert "empty" in assert_problem(empty, 422)["detail"]
+    assert_problem(binary, 422)
+
+
+async def test_injection_through_a_field_name_is_a_clear_400(loupe):
+    async with loupe.client() as client:
+        _, dataset = await weather_dataset(client)
+        response = await client.post(
+            f"/datasets/{dataset['id']}/query",
+            json={"dimensions": ['weather"; DROP TABLE x; --'], "measures": []},
+        )
+    body = assert_problem(response, 400)
+    assert "weather" in body["detail"]
+
+
+async def test_an_unknown_dataset_is_a_404(loupe):
+    async with loupe.client() as client:
+        response = await client.get("/datasets/00000000-0000-0000-0000-000000000000")
+    assert_problem(response, 404, code="dataset_not_found")
+
+
+async def test_a_non_member_cannot_see_or_query_a_dataset(loupe):
+    async with loupe.client() as client:
+        _, dataset = await weather_dataset(client)
+    async with loupe.client(user="eve@example.com") as eve:
+        seen = await eve.get(f"/datasets/{dataset['id']}")
+        queried = await eve.post(
+            f"/datasets/{dataset['id']}/query", json={"dimensions": ["weather"]}
+        )
+    assert_problem(seen, 404)
+    assert_problem(queried, 404)
+
+
+async def test_the_installed_connectors_are_listed_with_their_config_schemas(loupe):
+    async with loupe.client() as client:
+        connectors = (await client.get("/connectors")).json()["connectors"]
+    by_name = {c["name"]: c for c in connectors}
+    assert {"csv", "postgres"} <= set(by_name)
+    assert by_name["postgres"]["dialect"] == "postgres"
+    assert "password" in by_name["postgres"]["secret_fields"]

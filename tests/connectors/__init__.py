@@ -1,0 +1,1 @@
+"""Tests of the data connectors (CSV, PostgreSQL) and of secrets at rest."""
