@@ -5,13 +5,16 @@ from __future__ import annotations
 import collections
 import csv
 import io
+import socket
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pyarrow as pa
+import redis.asyncio as aioredis
 from vega_datasets import local_data
 
+from connectors.query_cache import QueryCache
 from tests.apiclient import assert_problem, create_workspace
 
 WEATHER = Path(local_data.seattle_weather.filepath)
@@ -233,3 +236,34 @@ async def test_the_installed_connectors_are_listed_with_their_config_schemas(lou
     assert {"csv", "postgres"} <= set(by_name)
     assert by_name["postgres"]["dialect"] == "postgres"
     assert "password" in by_name["postgres"]["secret_fields"]
+
+
+async def test_without_redis_queries_answer_uncached_and_health_says_degraded(loupe):
+    spec = {"dimensions": ["weather"], "measures": [{"field": "wind", "agg": "avg"}]}
+    services = loupe.services
+    engine = services.data.engine
+    with socket.socket() as sock:  # a port nobody answers on
+        sock.bind(("127.0.0.1", 0))
+        dead_port = sock.getsockname()[1]
+    dead = aioredis.Redis(host="127.0.0.1", port=dead_port, socket_connect_timeout=0.2)
+    cache, redis = engine.cache, services.redis
+    async with loupe.client() as client:
+        _, dataset = await weather_dataset(client)
+        healthy = await query(client, dataset["id"], spec)
+        engine.cache, services.redis = QueryCache(dead, services.settings.redis_prefix), dead
+        try:
+            first = await query(client, dataset["id"], spec)
+            second = await query(client, dataset["id"], spec)
+            health = await client.get("/health")
+        finally:
+            engine.cache, services.redis = cache, redis
+            await dead.aclose()
+        recovered = await query(client, dataset["id"], spec)
+    assert first["rows"] == second["rows"] == healthy["rows"]
+    assert first["cached"] is second["cached"] is False
+    assert health.status_code == 200
+    body = health.json()
+    assert body["status"] == "degraded"
+    assert body["components"]["redis"].startswith("degraded (queries answer uncached)")
+    assert body["components"]["postgres"] == "ok"
+    assert recovered["cached"] is True

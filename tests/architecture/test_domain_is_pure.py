@@ -25,6 +25,7 @@ PURE_STDLIB = {
     "dataclasses",
     "datetime",
     "decimal",
+    "difflib",
     "enum",
     "fractions",
     "functools",
