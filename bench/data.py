@@ -324,7 +324,7 @@ async def bench_pushdown(
                    'Region ' || (i % 40) AS region,
                    'Product ' || ((i / 40) % 25) AS product,
                    (i % 97) + 1 AS quantity,
-                   round((((i * 7919) % 100000) / 100.0)::numeric, 2)::float8 AS amount
+                   round((((i::int8 * 7919) % 100000) / 100.0)::numeric, 2)::float8 AS amount
             FROM generate_series(1, 1000000) AS g(i)""")
         await conn.execute(f'ANALYZE "{schema}".orders')
         parts = urllib_parts(database_url)

@@ -70,7 +70,9 @@ class QueryEngine:
         self.cache = cache
         self.timeout = timeout
         self.redis_ok = True
-        self._storing: set[asyncio.Task[None]] = set()
+        #: answer key → the answer being stored in Redis right now.
+        self._storing: dict[str, bytes] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
         #: (dataset id, version) → its source: configs are decrypted once per version.
         self._sources: dict[tuple[Any, int], Source] = {}
         #: (dataset id, version, spec, today) → compiled query, oldest first.
@@ -123,8 +125,8 @@ class QueryEngine:
     ) -> Answer:
         """The encoded answer of ``query`` over ``dataset``, from the cache when it has it."""
         media = ARROW_STREAM if fmt == "arrow" else "application/json"
-        key_sql = f"{query.sql}\n-- {fmt}"
-        stored = await self._cached(dataset, key_sql, query.params)
+        key = self._key(dataset, f"{query.sql}\n-- {fmt}", query.params)
+        stored = await self._cached(key)
         if stored is not None:
             return Answer(_finish(stored, fmt, cached=True), media, cached=True)
         source = self.source(dataset)
@@ -137,10 +139,13 @@ class QueryEngine:
             table = await connector.run(source.config, query, timeout=self.timeout)
             count = table.num_rows
             stored = encode_arrow(table) if fmt == "arrow" else encode_json_rows(query, table)
-        # Stored while the answer goes out (nobody waits for the cache).
-        task = asyncio.create_task(self._store(dataset, key_sql, query.params, stored))
-        self._storing.add(task)
-        task.add_done_callback(self._storing.discard)
+        if key is not None:
+            # Stored while the answer goes out (nobody waits for the cache); until Redis has
+            # it, this process answers the same question from ``_storing``.
+            self._storing[key] = stored
+            task = asyncio.create_task(self._store(dataset, key, stored))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         return Answer(_finish(stored, fmt, cached=False), media, cached=False, rows=count)
 
     async def rows(self, dataset: DatasetSnapshot, query: CompiledQuery) -> pa.Table:
@@ -148,31 +153,33 @@ class QueryEngine:
         source = self.source(dataset)
         return await source.connector.run(source.config, query, timeout=self.timeout)
 
-    async def _cached(
-        self, dataset: DatasetSnapshot, sql: str, params: tuple[Any, ...]
-    ) -> bytes | None:
+    def _key(self, dataset: DatasetSnapshot, sql: str, params: tuple[Any, ...]) -> str | None:
         if self.cache is None:
             return None
-        if self._storing:
-            # Answers being stored are found by the next ask in this process, every time.
-            await asyncio.wait(list(self._storing))
+        return self.cache.key(dataset.id, dataset.data_version, sql, params)
+
+    async def _cached(self, key: str | None) -> bytes | None:
+        if self.cache is None or key is None:
+            return None
+        storing = self._storing.get(key)
+        if storing is not None:
+            return storing
         try:
-            found = await self.cache.get(dataset.id, dataset.data_version, sql, params)
+            found = await self.cache.get_key(key)
         except (redis.exceptions.RedisError, OSError) as exc:
             self._redis_failed(exc)
             return None
         self.redis_ok = True
         return found
 
-    async def _store(
-        self, dataset: DatasetSnapshot, sql: str, params: tuple[Any, ...], stored: bytes
-    ) -> None:
-        if self.cache is None or not self.redis_ok:
-            return
+    async def _store(self, dataset: DatasetSnapshot, key: str, stored: bytes) -> None:
         try:
-            await self.cache.put(dataset.id, dataset.data_version, sql, params, stored)
+            if self.cache is not None and self.redis_ok:
+                await self.cache.put_key(dataset.id, dataset.data_version, key, stored)
         except (redis.exceptions.RedisError, OSError) as exc:
             self._redis_failed(exc)
+        finally:
+            self._storing.pop(key, None)
 
     def _redis_failed(self, exc: BaseException) -> None:
         if self.redis_ok:

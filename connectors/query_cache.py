@@ -48,16 +48,24 @@ class QueryCache:
         self.prefix = prefix
         self.ttl = ttl
 
+    def key(self, dataset_id: UUID, version: int, sql: str, params: Sequence[object]) -> str:
+        return answer_key(self.prefix, dataset_id, version, sql, params)
+
     async def get(
         self, dataset_id: UUID, version: int, sql: str, params: Sequence[object]
     ) -> bytes | None:
-        value = await self.redis.get(answer_key(self.prefix, dataset_id, version, sql, params))
+        return await self.get_key(self.key(dataset_id, version, sql, params))
+
+    async def get_key(self, key: str) -> bytes | None:
+        value = await self.redis.get(key)
         return bytes(value) if value is not None else None
 
     async def put(
         self, dataset_id: UUID, version: int, sql: str, params: Sequence[object], answer: bytes
     ) -> None:
-        key = answer_key(self.prefix, dataset_id, version, sql, params)
+        await self.put_key(dataset_id, version, self.key(dataset_id, version, sql, params), answer)
+
+    async def put_key(self, dataset_id: UUID, version: int, key: str, answer: bytes) -> None:
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.set(key, answer, ex=self.ttl)
             pipe.sadd(keys_index(self.prefix, dataset_id, version), key)
