@@ -37,6 +37,7 @@ bench: $(STAMP) ## Run the benchmarks (see docs/performance.md)
 	$(BIN)/python bench/append.py
 	$(BIN)/python bench/live.py
 	$(BIN)/python bench/projections.py
+	$(BIN)/python bench/data.py
 
 clean: ## Remove .venv and ./var (all local data!)
 	rm -rf $(VENV) var
