@@ -42,6 +42,10 @@ import msgspec
 
 from commands.envelope import metadata_of
 from commands.eventstore import EventStore, RecordedEvent
+from domain.dataset.aggregate import Dataset
+from domain.dataset.audit import describe_dataset_event
+from domain.dataset.events import EVENT_TYPES as DATASET_EVENT_TYPES
+from domain.dataset.events import decode as decode_dataset_event
 from domain.report.aggregate import Report
 from domain.report.audit import AuditDescription, ReportDescriber, actor, change_of, quoted
 from domain.report.events import EVENT_TYPES as REPORT_EVENT_TYPES
@@ -134,8 +138,8 @@ class _WorkspaceAt:
 
 class AuditLog:
     name = "audit"
-    #: 2: json change, "C" collation for the indexed ids.
-    version = 2
+    #: 2: json change, "C" collation for the indexed ids. 3: dataset events described.
+    version = 3
     #: Every event: the audit log has a row for each.
     event_types: frozenset[str] | None = None
     tables: tuple[str, ...] = (AUDIT, AUDIT_USERS)
@@ -159,6 +163,7 @@ class AuditLog:
         self.copy_from = copy_from
         self.reports: StateCache[_ReportAt] = StateCache(cache_size)
         self.workspaces: OrderedDict[UUID, _WorkspaceAt] = OrderedDict()
+        self.datasets: OrderedDict[UUID, Dataset] = OrderedDict()
         self.workspace_cache_size = workspace_cache_size
         #: user id → name as registered so far; None until loaded from ``rm_audit_users``.
         self.names: dict[UUID, str] | None = None
@@ -212,6 +217,7 @@ class AuditLog:
     def reset(self) -> None:
         self.reports.clear()
         self.workspaces.clear()
+        self.datasets.clear()
         self.names = None
         self._snapshots_exist = False
 
@@ -321,6 +327,8 @@ class AuditLog:
             actor_name = self._actor_name(actor_id, names)
         elif kind == "workspace" and event.type in WORKSPACE_EVENT_TYPES:
             described = await self._workspace(event, actor_name or "", names)
+        elif kind == "dataset" and event.type in DATASET_EVENT_TYPES:
+            described = await self._dataset(event, actor_name or "")
         else:
             described = _generic(event, actor_name or "")
         return _row(event, actor_id, actor_name, kind, *described)
@@ -385,6 +393,32 @@ class AuditLog:
         entry.workspace.apply(payload)
         entry.version = event.version
         return description
+
+    async def _dataset(self, event: RecordedEvent, who: str) -> Described:
+        payload = decode_dataset_event(event.data)
+        dataset = await self._dataset_before(event)
+        description = _described(lambda: describe_dataset_event(payload, dataset, who), event, who)
+        dataset.apply(payload, event.version)
+        return description
+
+    async def _dataset_before(self, event: RecordedEvent) -> Dataset:
+        """The dataset just before ``event`` (kept in memory; folded from its stream when not:
+        datasets have few events)."""
+        datasets = self.datasets
+        dataset = datasets.get(event.stream_id)
+        if dataset is None or dataset.version != event.version - 1:
+            dataset = Dataset(event.stream_id)
+            if event.version > 1:
+                for past in await self.store.read_stream(
+                    event.stream_id, up_to_version=event.version - 1
+                ):
+                    if past.type in DATASET_EVENT_TYPES:
+                        dataset.apply(decode_dataset_event(past.data), past.version)
+            datasets[event.stream_id] = dataset
+        datasets.move_to_end(event.stream_id)
+        while len(datasets) > self.workspace_cache_size:
+            datasets.popitem(last=False)
+        return dataset
 
     async def _workspace_before(self, event: RecordedEvent) -> _WorkspaceAt:
         workspace_id = event.stream_id

@@ -100,6 +100,15 @@ class Dataset:
     def measures(self) -> tuple[Measure, ...]:
         return tuple(self._measures.values())
 
+    def field_by_column(self, column: str) -> Field | None:
+        return self._fields.get(column)
+
+    def measure_named(self, name: str) -> Measure | None:
+        return self._measures.get(name.casefold())
+
+    def calculated_column_named(self, name: str) -> CalculatedColumn | None:
+        return self._calculated.get(name.casefold())
+
     def schema(self) -> DatasetSchema:
         return DatasetSchema(
             fields=self.fields,

@@ -84,7 +84,17 @@ if TYPE_CHECKING:
     from domain.report.document import Registers, ReportState
 
 ObjectType = Literal[
-    "report", "page", "visual", "field", "filter", "property", "workspace", "member"
+    "report",
+    "page",
+    "visual",
+    "field",
+    "filter",
+    "property",
+    "workspace",
+    "member",
+    "dataset",
+    "measure",
+    "calculated_column",
 ]
 
 #: Characters of a name (report, page, visual title, field) before it is shortened.

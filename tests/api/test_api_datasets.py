@@ -267,3 +267,26 @@ async def test_without_redis_queries_answer_uncached_and_health_says_degraded(lo
     assert body["components"]["redis"].startswith("degraded (queries answer uncached)")
     assert body["components"]["postgres"] == "ok"
     assert recovered["cached"] is True
+
+
+async def test_the_audit_log_tells_a_datasets_story(loupe):
+    async with loupe.client() as client:
+        _, dataset = await weather_dataset(client)
+        defined = await client.post(
+            f"/datasets/{dataset['id']}/measures",
+            json={"name": "Windiest", "expression": "MAX([wind])"},
+        )
+        position = defined.json()["position"]
+        audit = await client.get(
+            "/audit", params={"object": dataset["id"], "min_position": position}
+        )
+    summaries = [entry["summary"] for entry in audit.json()["entries"]]
+    assert summaries == [
+        "ana@example.com uploaded the dataset 'Seattle weather'",
+        (
+            "ana@example.com read 6 columns of 'Seattle weather' (1,461 rows): 'date', "
+            "'precipitation', 'temp_max', 'temp_min', 'wind' and 1 more"
+        ),
+        "ana@example.com stored the data of 'Seattle weather' (1,461 rows)",
+        "ana@example.com defined the measure 'Windiest' on 'Seattle weather': MAX([wind])",
+    ]
