@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import msgspec
 import pyarrow as pa
 import redis.asyncio as aioredis
 from vega_datasets import local_data
@@ -290,3 +291,104 @@ async def test_the_audit_log_tells_a_datasets_story(loupe):
         "ana@example.com stored the data of 'Seattle weather' (1,461 rows)",
         "ana@example.com defined the measure 'Windiest' on 'Seattle weather': MAX([wind])",
     ]
+
+
+async def test_the_preview_pages_through_rows_with_a_total(loupe):
+    rows = _weather_rows()
+    rainy = sorted(
+        (r["date"].replace("/", "-"), float(r["precipitation"]))
+        for r in rows
+        if r["weather"] == "rain"
+    )
+    async with loupe.client() as client:
+        _, dataset = await weather_dataset(client)
+        pages = []
+        for offset in (0, 50):
+            response = await client.post(
+                f"/datasets/{dataset['id']}/rows",
+                json={
+                    "columns": ["date", "precipitation"],
+                    "filters": [{"field": "weather", "op": "in", "values": ["rain"]}],
+                    "sort": [{"by": "date"}],
+                    "offset": offset,
+                    "limit": 50,
+                },
+            )
+            assert response.status_code == 200, response.text
+            pages.append(response.json())
+        too_big = await client.post(f"/datasets/{dataset['id']}/rows", json={"limit": 10_001})
+    assert [p["total"] for p in pages] == [len(rainy), len(rainy)]
+    assert [c["name"] for c in pages[0]["columns"]] == ["date", "precipitation"]
+    got = [tuple(r) for p in pages for r in p["rows"]]
+    assert got == rainy[:100]
+    assert (pages[1]["offset"], pages[1]["limit"]) == (50, 50)
+    assert_problem(too_big, 400)
+
+
+async def test_an_upload_over_the_limit_is_refused_whole(loupe):
+    services = loupe.services
+    limit = 10_000
+    data = services.data
+    data.settings = msgspec.structs.replace(data.settings, upload_max_bytes=limit)
+    big = b"a,b\n" + b"1,2\n" * 5000
+    async with loupe.client() as client:
+        workspace = await create_workspace(client)
+        response = await upload(client, workspace["id"], big)
+        listed = (await client.get(f"/workspaces/{workspace['id']}/datasets")).json()
+    body = assert_problem(response, 413)
+    assert "limit" in body["detail"]
+    assert listed["datasets"] == []
+    assert not any(path.is_file() for path in data.work_dir.rglob("*"))
+
+
+async def test_injection_through_values_and_measures_stays_data(loupe):
+    hostile = "rain'); DROP TABLE events; --"
+    async with loupe.client() as client:
+        _, dataset = await weather_dataset(client)
+        by_value = await query(
+            client,
+            dataset["id"],
+            {
+                "dimensions": ["weather"],
+                "measures": [{"field": "wind", "agg": "count"}],
+                "filters": [{"field": "weather", "op": "in", "values": [hostile]}],
+            },
+        )
+        in_measure = await client.post(
+            f"/datasets/{dataset['id']}/measures",
+            json={"name": "Evil", "expression": "SUM([wind]); DROP TABLE events; --"},
+        )
+        quoted = await client.post(
+            f"/datasets/{dataset['id']}/measures",
+            json={
+                "name": "Quoted",
+                "expression": f'CALCULATE(COUNTROWS(), [weather] = "{hostile}")',
+            },
+        )
+        answer = await query(client, dataset["id"], {"measures": [{"measure": "Quoted"}]})
+        still = await query(
+            client, dataset["id"], {"measures": [{"field": "date", "agg": "count"}]}
+        )
+    assert by_value["rows"] == []
+    assert_problem(in_measure, 400)
+    assert quoted.status_code == 201, quoted.text
+    assert answer["rows"] == [[None]]  # DAX: a count of nothing is blank
+    assert still["rows"] == [[1461]]
+
+
+async def test_a_retyped_field_is_cast_in_queries(loupe):
+    async with loupe.client() as client:
+        _, dataset = await weather_dataset(client)
+        response = await client.patch(
+            f"/datasets/{dataset['id']}/fields/wind", json={"type": "integer", "role": "dimension"}
+        )
+        assert response.status_code == 200, response.text
+        field = next(f for f in response.json()["fields"] if f["name"] == "wind")
+        answer = await query(client, dataset["id"], {"measures": [{"field": "wind", "agg": "max"}]})
+    assert (field["type"], field["source_type"], field["role"]) == (
+        "integer",
+        "decimal",
+        "dimension",
+    )
+    assert answer["columns"] == [{"name": "wind (max)", "type": "integer"}]
+    assert answer["rows"] == [[round(max(float(r["wind"]) for r in _weather_rows()))]]
