@@ -19,8 +19,8 @@ from api.bootstrap import open_services, settle_heap
 from api.metrics import Metrics, MetricsMiddleware
 from api.problems import EXCEPTION_HANDLERS
 from api.projector_child import run_projector_child
+from api.routes import connectors, dataset_model, datasets, queries
 from api.routes.audit import get_audit, get_report_history
-from api.routes.datasets import DATASET_ROUTES
 from api.routes.live import live
 from api.routes.reports import get_events, get_report, post_commands
 from api.routes.service import health, metrics
@@ -94,7 +94,10 @@ def create_app(
             get_audit,
             get_report_history,
             live,
-            *DATASET_ROUTES,
+            *datasets.ROUTES,
+            *dataset_model.ROUTES,
+            *queries.ROUTES,
+            *connectors.ROUTES,
         ],
         lifespan=[services_lifespan],
         middleware=[
