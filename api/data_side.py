@@ -6,6 +6,7 @@ Built once per process by ``open_data_side`` (api/bootstrap.py calls it) and clo
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import shutil
@@ -59,8 +60,11 @@ class DataSide:
     secrets: SecretBox
     engine: QueryEngine
     work_dir: Path
-    #: dataset id → (the catalogue's position when read, its row): api/routes/datasets.py.
+    #: dataset id → (the catalogue's position when read, its row): api/routes/dataset_access.py.
     records: dict[uuid.UUID, tuple[int, DatasetRecord]] = field(default_factory=dict)
+    #: Seconds a replaced blob is kept for the queries still reading it.
+    retire_after: float = 60.0
+    retiring: set[asyncio.Task[None]] = field(default_factory=set)
 
     # -- uploads ----------------------------------------------------------------------------
 
@@ -102,6 +106,21 @@ class DataSide:
     async def forget_blob(self, key: str) -> None:
         with contextlib.suppress(Exception):
             await self.blobs.delete(key)
+
+    def retire_blob(self, key: str | None) -> None:
+        """Delete data no longer the dataset's (after a re-upload or a delete), once queries
+        that started on it have had ``retire_after`` seconds to finish. Best effort: a blob
+        whose process stopped first stays behind (it is never read again)."""
+        if key is None:
+            return
+
+        async def later() -> None:
+            await asyncio.sleep(self.retire_after)
+            await self.forget_blob(key)
+
+        task = asyncio.create_task(later())
+        self.retiring.add(task)
+        task.add_done_callback(self.retiring.discard)
 
     # -- live sources -----------------------------------------------------------------------
 
@@ -173,7 +192,10 @@ async def open_data_side(settings: Settings, redis: aioredis.Redis) -> AsyncIter
         QueryCache(redis, settings.redis_prefix),
         timeout=settings.query_timeout,
     )
+    side = DataSide(settings, connectors, blobs, secrets, engine, work_dir)
     try:
-        yield DataSide(settings, connectors, blobs, secrets, engine, work_dir)
+        yield side
     finally:
+        for task in side.retiring:
+            task.cancel()
         await connectors.close()

@@ -188,6 +188,8 @@ async def delete_dataset(
     dataset_id: FromPath[DatasetId], request: Request[Actor, Any, State], state: State
 ) -> None:
     outcome = await handler_of(state).change(dataset_id, request.user, lambda d: d.delete())
+    # The rows go with the dataset (its events stay: the audit log still tells its story).
+    data_of(state).retire_blob(outcome.dataset.blob)
     await state.services.projections["datasets"].wait_until(outcome.position, CATALOGUE_WAIT)
 
 
@@ -218,11 +220,14 @@ async def reupload_dataset(
             dataset.refresh(**imported.refresh),
         ]
 
+    previous = entry.aggregate.blob
     try:
         outcome = await handler_of(state).change(dataset_id, request.user, decide)
     except BaseException:
         await data.forget_blob(imported.blob)
         raise
+    if previous != outcome.dataset.blob:
+        data.retire_blob(previous)
     return await answer(state, outcome)
 
 

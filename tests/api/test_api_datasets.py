@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import csv
 import io
@@ -392,3 +393,31 @@ async def test_a_retyped_field_is_cast_in_queries(loupe):
     )
     assert answer["columns"] == [{"name": "wind (max)", "type": "integer"}]
     assert answer["rows"] == [[round(max(float(r["wind"]) for r in _weather_rows()))]]
+
+
+async def test_replaced_and_deleted_data_is_removed_once_queries_are_done_with_it(loupe):
+    data = loupe.services.data
+    data.retire_after = 0
+    async with loupe.client() as client:
+        _, dataset = await weather_dataset(client)
+        first = data.blobs.cache_path(dataset["config"]["blob"])
+        assert first.is_file()
+        again = await client.put(
+            f"/datasets/{dataset['id']}/data",
+            files={"file": ("w.csv", WEATHER.read_bytes(), "text/csv")},
+        )
+        assert again.status_code == 200, again.text
+        await asyncio.gather(*data.retiring)
+        current = await client.get(f"/datasets/{dataset['id']}")
+        answer = await query(
+            client, dataset["id"], {"measures": [{"field": "date", "agg": "count"}]}
+        )
+        deleted = await client.delete(f"/datasets/{dataset['id']}")
+        await asyncio.gather(*data.retiring)
+    assert not first.exists()
+    assert answer["rows"] == [[1461]]
+    assert deleted.status_code == 204
+    assert not any(
+        path.is_file() for path in (data.blobs.local_directory or first.parent).rglob("*")
+    )
+    assert current.status_code == 200
