@@ -22,6 +22,7 @@ import redis.exceptions
 
 from connectors.plugin import CompiledQuery, Connector, RowsConnector
 from connectors.query import QuerySpec, compile_query
+from connectors.query.shapes import ShapeMemo
 from connectors.query_cache import QueryCache
 from connectors.registry import Connectors
 from domain.dataset.aggregate import DatasetSnapshot
@@ -75,6 +76,8 @@ class QueryEngine:
         self._tasks: set[asyncio.Task[None]] = set()
         #: (dataset id, version) → its source: configs are decrypted once per version.
         self._sources: dict[tuple[Any, int], Source] = {}
+        #: Compiled queries per spec shape: a new value of a slicer needs no compiling.
+        self._shapes = ShapeMemo()
         #: (dataset id, version, spec, today) → compiled query, oldest first.
         self._compiled: dict[tuple[Any, int, bytes, dt.date], CompiledQuery] = {}
 
@@ -108,12 +111,14 @@ class QueryEngine:
         compiled = self._compiled.get(key)
         if compiled is None:
             source = self.source(dataset)
-            compiled = compile_query(
+            dialect = source.connector.dialect
+            compiled = self._shapes.compile(
+                (dataset.id, dataset.version, source.relation, dialect, today),
                 spec,
                 dataset.schema,
-                relation=source.relation,
-                dialect=source.connector.dialect,
-                today=today,
+                lambda: compile_query(
+                    spec, dataset.schema, relation=source.relation, dialect=dialect, today=today
+                ),
             )
             if len(self._compiled) >= COMPILED_KEPT:
                 self._compiled.pop(next(iter(self._compiled)))
@@ -125,7 +130,10 @@ class QueryEngine:
     ) -> Answer:
         """The encoded answer of ``query`` over ``dataset``, from the cache when it has it."""
         media = ARROW_STREAM if fmt == "arrow" else "application/json"
-        key = self._key(dataset, f"{query.sql}\n-- {fmt}", query.params)
+        # The answer carries its columns' names, which the SQL does not (``"as"``): they are
+        # part of the key.
+        names = _spec_bytes([(c.name, c.type) for c in query.columns]).decode()
+        key = self._key(dataset, f"{query.sql}\n-- {fmt} {names}", query.params)
         stored = await self._cached(key)
         if stored is not None:
             return Answer(_finish(stored, fmt, cached=True), media, cached=True)

@@ -421,3 +421,15 @@ async def test_replaced_and_deleted_data_is_removed_once_queries_are_done_with_i
         path.is_file() for path in (data.blobs.local_directory or first.parent).rglob("*")
     )
     assert current.status_code == 200
+
+
+async def test_answers_differing_only_in_column_names_are_not_mixed_up(loupe):
+    async with loupe.client() as client:
+        _, dataset = await weather_dataset(client)
+        plain = await query(client, dataset["id"], {"measures": [{"field": "wind", "agg": "max"}]})
+        named = await query(
+            client, dataset["id"], {"measures": [{"field": "wind", "agg": "max", "as": "Gust"}]}
+        )
+    assert plain["columns"] == [{"name": "wind (max)", "type": "decimal"}]
+    assert named["columns"] == [{"name": "Gust", "type": "decimal"}]
+    assert named["rows"] == plain["rows"]
