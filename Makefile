@@ -18,10 +18,16 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP) ## Create or update .venv with Loupe and its dev tools
 
+# A real S3-compatible server (s3rver, from npm) for the blob store's S3 tests.
+S3_SERVER := tests/s3/node_modules/.installed
+$(S3_SERVER): tests/s3/package.json tests/s3/package-lock.json
+	cd tests/s3 && npm ci --no-audit --no-fund --silent
+	@touch $(S3_SERVER)
+
 run: $(STAMP) ## Start Loupe with embedded PostgreSQL, NATS and Redis (data in ./var)
 	LOUPE_DEV_AUTH=$${LOUPE_DEV_AUTH:-1} $(BIN)/loupe serve
 
-test: $(STAMP) ## Run the whole suite (starts embedded engines for any service not already running)
+test: $(STAMP) $(S3_SERVER) ## Run the whole suite (starts embedded engines for any service not already running)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP) ## ruff and mypy

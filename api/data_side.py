@@ -21,7 +21,7 @@ import msgspec
 import redis.asyncio as aioredis
 
 from api.settings import Settings
-from connectors.blobs import BlobStore
+from connectors.blobs import BlobStore, dataset_key
 from connectors.csv import ingest_csv
 from connectors.engine import QueryEngine
 from connectors.errors import InvalidConfig, TooLarge
@@ -85,8 +85,7 @@ class DataSide:
             ingested = await ingest_csv(
                 chunks, work_dir=scratch, max_bytes=self.settings.upload_max_bytes
             )
-            # Unique per upload (the same file uploaded twice is two versions of the data).
-            key = f"datasets/{dataset_id}/{ingested.sha256[:16]}-{uuid.uuid4().hex[:8]}.parquet"
+            key = dataset_key(dataset_id, ingested.sha256)
             await self.blobs.put_file(key, ingested.parquet_path, remove_source=True)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)

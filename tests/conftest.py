@@ -17,7 +17,9 @@ import asyncio
 import os
 import shutil
 import socket
+import subprocess
 import tempfile
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -217,3 +219,54 @@ async def loupe(settings: Settings) -> AsyncIterator[Any]:
 
     async with running_loupe(settings) as running:
         yield running
+
+
+@dataclass(frozen=True)
+class S3Server:
+    endpoint: str
+    bucket: str
+    directory: Path
+
+
+S3RVER = Path(__file__).resolve().parent / "s3" / "node_modules" / ".bin" / "s3rver"
+
+
+@pytest.fixture
+def s3_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[S3Server]:
+    """A real S3-compatible server (s3rver) on a free port with an empty bucket, and the
+    AWS_* credentials it accepts in the environment."""
+    if not S3RVER.exists():
+        pytest.fail(f"{S3RVER} is missing: `make test` installs it (npm ci in tests/s3)")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    directory = tmp_path / "s3"
+    directory.mkdir()
+    process = subprocess.Popen(
+        [
+            str(S3RVER),
+            "-d",
+            str(directory),
+            "-a",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "--silent",
+            "--configure-bucket",
+            "loupe",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while not _port_open("127.0.0.1", port):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"s3rver did not start: {process.stderr.read()!r}")  # type: ignore[union-attr]
+            time.sleep(0.05)
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "S3RVER")
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "S3RVER")
+        yield S3Server(endpoint=f"http://127.0.0.1:{port}", bucket="loupe", directory=directory)
+    finally:
+        process.terminate()
+        process.wait(10)

@@ -104,9 +104,11 @@ async def test_keys_that_could_escape_the_store_are_refused(store: BlobStore, ke
         store.cache_path(key)
 
 
-def test_dataset_keys_carry_the_version_and_a_hash_prefix() -> None:
-    key = dataset_key("0b3f", 3, "ab" * 32)
-    assert key == "datasets/0b3f/3-abababababababab.parquet"
+def test_each_upload_gets_its_own_key_under_its_dataset() -> None:
+    first, second = dataset_key("0b3f", "ab" * 32), dataset_key("0b3f", "ab" * 32)
+    assert first.startswith("datasets/0b3f/abababababababab-")
+    assert first.endswith(".parquet")
+    assert first != second
 
 
 def test_a_file_url_names_a_local_directory(tmp_path: Path) -> None:
