@@ -42,7 +42,7 @@ async def blobs(tmp_path: Path) -> BlobStore:
 @pytest.fixture
 async def source(tmp_path: Path, blobs: BlobStore) -> CsvSource:
     result = await ingest_text(_SALES, tmp_path / "work")
-    key = dataset_key("sales", 1, result.sha256)
+    key = dataset_key("sales", result.sha256)
     await blobs.put_file(key, result.parquet_path, remove_source=True)
     return CsvSource(blob=key)
 
@@ -104,7 +104,7 @@ async def test_one_file_table_with_the_imported_schema(
 async def test_the_relation_quotes_a_path_with_quotes_in_it(tmp_path: Path) -> None:
     blobs = open_blob_store(tmp_path / "it's data")
     result = await ingest_text("a,b\n1,x\n2,y\n", tmp_path / "work")
-    source = CsvSource(blob=dataset_key("q", 1, result.sha256))
+    source = CsvSource(blob=dataset_key("q", result.sha256))
     await blobs.put_file(source.blob, result.parquet_path, remove_source=True)
     connector = _connector(tmp_path, blobs)
     try:
