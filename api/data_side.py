@@ -139,11 +139,9 @@ class DataSide:
         """(the config with its secrets sealed, the table's columns, its estimated rows)."""
         connector, typed = self._config(name, config)
         await connector.test(typed)
-        columns = await connector.infer_schema(typed, table)
-        tables = {t.name: t for t in await connector.list_tables(typed)}
-        info = tables.get(table)
+        columns, rows = await _columns_and_rows(connector, typed, table)
         sealed = self.secrets.seal(connector.config_type, msgspec.to_builtins(typed))
-        return sealed, seen(columns), info.rows_estimate if info else None
+        return sealed, columns, rows
 
     async def reread_source(
         self, name: str, sealed: Mapping[str, Any], table: str | None
@@ -151,10 +149,7 @@ class DataSide:
         connector = self.connectors.get(name)
         opened = self.secrets.open(connector.config_type, dict(sealed))
         _, typed = self._config(name, opened)
-        columns = await connector.infer_schema(typed, table or "")
-        tables = {t.name: t for t in await connector.list_tables(typed)}
-        info = tables.get(table or "")
-        return seen(columns), info.rows_estimate if info else None
+        return await _columns_and_rows(connector, typed, table or "")
 
     async def test_source(self, name: str, config: Mapping[str, Any]) -> None:
         connector, typed = self._config(name, config)
@@ -169,6 +164,15 @@ class DataSide:
         if connector is None:
             return {}
         return self.secrets.redact(connector.config_type, dict(sealed))
+
+
+async def _columns_and_rows(
+    connector: Connector, config: Any, table: str
+) -> tuple[list[SourceColumnSeen], int | None]:
+    """``table``'s columns and the source's estimate of its rows (None if it has none)."""
+    columns = await connector.infer_schema(config, table)
+    info = next((t for t in await connector.list_tables(config) if t.name == table), None)
+    return seen(columns), info.rows_estimate if info else None
 
 
 @contextlib.asynccontextmanager

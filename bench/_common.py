@@ -1,11 +1,18 @@
-"""Small helpers the benchmark scripts share (bench/live.py, bench/projections.py)."""
+"""Small helpers the benchmark scripts share (bench/live.py, bench/projections.py,
+bench/data.py)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import signal
 import socket
 import subprocess
+import sys
+import time
 from pathlib import Path
+
+import httpx
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -33,3 +40,33 @@ def stop_process(proc: subprocess.Popen[bytes], timeout: float = 20) -> int | No
             proc.kill()
             proc.wait(5)
     return proc.returncode
+
+
+async def start_serve(
+    env: dict[str, str], log_path: Path, cwd: Path, *, timeout: float = 60
+) -> tuple[subprocess.Popen[bytes], str]:
+    """`loupe serve` on a free port with ``env``, its output in ``log_path``; (the process, its
+    URL) once `/health` answers 200."""
+    port = free_port()
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [str(Path(sys.executable).parent / "loupe"), "serve", "--port", str(port)],
+            cwd=cwd,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient(timeout=2) as http:
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"loupe serve exited ({proc.returncode}):\n{tail(log_path)}")
+            with contextlib.suppress(httpx.HTTPError):
+                if (await http.get(f"{url}/health")).status_code == 200:
+                    return proc, url
+            if time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError(f"loupe serve did not answer:\n{tail(log_path)}")
+            await asyncio.sleep(0.1)

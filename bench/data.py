@@ -58,7 +58,7 @@ import redis.asyncio as aioredis
 
 from api.auth import DEV_USER_HEADER
 from api.settings import Settings, settings_env
-from bench._common import free_port, stop_process, tail
+from bench._common import start_serve, stop_process
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/test"
 USER = {DEV_USER_HEADER: "bench@example.com"}
@@ -109,31 +109,10 @@ class Server:
         self.url = ""
 
     async def start(self) -> None:
-        port = free_port()
         env = {**os.environ, **settings_env(self.settings)}
         env["LOUPE_DATA_DIR"] = str(self.work / "var")
         env["LOUPE_LOG_LEVEL"] = "WARNING"
-        with self.log.open("wb") as log:
-            self.proc = subprocess.Popen(
-                [str(Path(sys.executable).parent / "loupe"), "serve", "--port", str(port)],
-                cwd=ROOT,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        self.url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 90
-        async with httpx.AsyncClient(timeout=2) as http:
-            while True:
-                if self.proc.poll() is not None:
-                    raise RuntimeError(f"loupe serve exited:\n{tail(self.log)}")
-                with contextlib.suppress(httpx.HTTPError):
-                    if (await http.get(f"{self.url}/health")).status_code == 200:
-                        return
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"loupe serve did not answer:\n{tail(self.log)}")
-                await asyncio.sleep(0.1)
+        self.proc, self.url = await start_serve(env, self.log, ROOT, timeout=90)
 
     def stop(self) -> None:
         if self.proc is not None:

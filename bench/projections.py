@@ -123,7 +123,8 @@ from api.bootstrap import (
 )
 from api.routes.reports import document_of
 from api.settings import Settings
-from bench._common import free_port, stop_process, tail
+from bench._common import start_serve as start_loupe_serve
+from bench._common import stop_process, tail
 from bench._projections_cpu import apply_cpu
 from bench._projections_edits import Generator, ReportEditor
 from bench._projections_probe import (
@@ -1600,32 +1601,12 @@ async def generate_long_report(
 async def start_serve(
     info: RunInfo, settings: Settings, log_path: Path
 ) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
     env = settings_env(settings)
     env["LOUPE_HOST"] = "127.0.0.1"
     env["LOUPE_DATA_DIR"] = tempfile.mkdtemp(prefix="bench-projections-")
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [str(Path(sys.executable).parent / "loupe"), "serve", "--port", str(port)],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    proc, url = await start_loupe_serve(env, log_path, ROOT)
     info.children.append(proc)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    async with httpx.AsyncClient(timeout=2) as http:
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"loupe serve exited ({proc.returncode}):\n{tail(log_path)}")
-            with contextlib.suppress(httpx.HTTPError):
-                if (await http.get(f"{url}/health")).status_code == 200:
-                    return proc, url
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"loupe serve did not answer:\n{tail(log_path)}")
-            await asyncio.sleep(0.1)
+    return proc, url
 
 
 async def wait_caught_up(

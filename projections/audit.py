@@ -35,7 +35,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Final, NamedTuple
+from typing import TYPE_CHECKING, Any, Final, Generic, NamedTuple, TypeVar
 from uuid import UUID
 
 import msgspec
@@ -63,6 +63,8 @@ if TYPE_CHECKING:
     from projections.projection import Connection
 
 log = logging.getLogger(__name__)
+
+S = TypeVar("S")
 
 AUDIT: Final = "rm_audit"
 AUDIT_USERS: Final = "rm_audit_users"
@@ -128,11 +130,13 @@ class _ReportAt:
         self.version = version
 
 
-class _WorkspaceAt:
-    __slots__ = ("version", "workspace")
+class _StreamAt(Generic[S]):
+    """A workspace's or dataset's state after ``version`` (their streams apply in order)."""
 
-    def __init__(self, workspace: Workspace, version: int) -> None:
-        self.workspace = workspace
+    __slots__ = ("state", "version")
+
+    def __init__(self, state: S, version: int) -> None:
+        self.state = state
         self.version = version
 
 
@@ -162,8 +166,8 @@ class AuditLog:
         self.bulk_cache_size = bulk_cache_size
         self.copy_from = copy_from
         self.reports: StateCache[_ReportAt] = StateCache(cache_size)
-        self.workspaces: OrderedDict[UUID, _WorkspaceAt] = OrderedDict()
-        self.datasets: OrderedDict[UUID, Dataset] = OrderedDict()
+        self.workspaces: OrderedDict[UUID, _StreamAt[Workspace]] = OrderedDict()
+        self.datasets: OrderedDict[UUID, _StreamAt[Dataset]] = OrderedDict()
         self.workspace_cache_size = workspace_cache_size
         #: user id → name as registered so far; None until loaded from ``rm_audit_users``.
         self.names: dict[UUID, str] | None = None
@@ -384,58 +388,49 @@ class AuditLog:
 
     async def _workspace(self, event: RecordedEvent, who: str, names: dict[UUID, str]) -> Described:
         payload = decode_workspace_event(event.data)
-        entry = await self._workspace_before(event)
+        entry = await self._before(self.workspaces, event, Workspace, _apply_workspace_event)
         description = _described(
-            lambda: describe_workspace_event(payload, entry.workspace, who, user_names=names),
+            lambda: describe_workspace_event(payload, entry.state, who, user_names=names),
             event,
             who,
         )
-        entry.workspace.apply(payload)
+        entry.state.apply(payload)
         entry.version = event.version
         return description
 
     async def _dataset(self, event: RecordedEvent, who: str) -> Described:
         payload = decode_dataset_event(event.data)
-        dataset = await self._dataset_before(event)
-        description = _described(lambda: describe_dataset_event(payload, dataset, who), event, who)
-        dataset.apply(payload, event.version)
+        entry = await self._before(self.datasets, event, Dataset, _apply_dataset_event)
+        description = _described(
+            lambda: describe_dataset_event(payload, entry.state, who), event, who
+        )
+        entry.state.apply(payload, event.version)
+        entry.version = event.version
         return description
 
-    async def _dataset_before(self, event: RecordedEvent) -> Dataset:
-        """The dataset just before ``event`` (kept in memory; folded from its stream when not:
-        datasets have few events)."""
-        datasets = self.datasets
-        dataset = datasets.get(event.stream_id)
-        if dataset is None or dataset.version != event.version - 1:
-            dataset = Dataset(event.stream_id)
-            if event.version > 1:
-                for past in await self.store.read_stream(
-                    event.stream_id, up_to_version=event.version - 1
-                ):
-                    if past.type in DATASET_EVENT_TYPES:
-                        dataset.apply(decode_dataset_event(past.data), past.version)
-            datasets[event.stream_id] = dataset
-        datasets.move_to_end(event.stream_id)
-        while len(datasets) > self.workspace_cache_size:
-            datasets.popitem(last=False)
-        return dataset
-
-    async def _workspace_before(self, event: RecordedEvent) -> _WorkspaceAt:
-        workspace_id = event.stream_id
-        entry = self.workspaces.get(workspace_id)
+    async def _before(
+        self,
+        cache: OrderedDict[UUID, _StreamAt[S]],
+        event: RecordedEvent,
+        new: Callable[[UUID], S],
+        apply: Callable[[S, RecordedEvent], None],
+    ) -> _StreamAt[S]:
+        """The state of ``event``'s stream just before it: kept in memory, else folded from
+        the stream (workspaces and datasets have few events)."""
+        stream_id = event.stream_id
+        entry = cache.get(stream_id)
         if entry is None or entry.version != event.version - 1:
-            entry = _WorkspaceAt(Workspace(workspace_id), 0)
+            entry = _StreamAt(new(stream_id), 0)
             if event.version > 1:
                 for past in await self.store.read_stream(
-                    workspace_id, up_to_version=event.version - 1
+                    stream_id, up_to_version=event.version - 1
                 ):
-                    if past.type in WORKSPACE_EVENT_TYPES:
-                        entry.workspace.apply(decode_workspace_event(past.data))
+                    apply(entry.state, past)
                     entry.version = past.version
-            self.workspaces[workspace_id] = entry
-        self.workspaces.move_to_end(workspace_id)
-        while len(self.workspaces) > self.workspace_cache_size:
-            self.workspaces.popitem(last=False)
+            cache[stream_id] = entry
+        cache.move_to_end(stream_id)
+        while len(cache) > self.workspace_cache_size:
+            cache.popitem(last=False)
         return entry
 
     def _user(
@@ -582,3 +577,13 @@ def _row(  # noqa: PLR0917 - the columns of one row
         summary,
         _encode(change).decode(),
     )
+
+
+def _apply_workspace_event(workspace: Workspace, event: RecordedEvent) -> None:
+    if event.type in WORKSPACE_EVENT_TYPES:
+        workspace.apply(decode_workspace_event(event.data))
+
+
+def _apply_dataset_event(dataset: Dataset, event: RecordedEvent) -> None:
+    if event.type in DATASET_EVENT_TYPES:
+        dataset.apply(decode_dataset_event(event.data), event.version)

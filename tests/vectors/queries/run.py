@@ -12,17 +12,9 @@ import msgspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from connectors.postgres.results import ARROW_TYPES
 from connectors.query import compile_query, decode_spec
 from domain.dataset.schema import DatasetSchema
-
-ARROW = {
-    "integer": pa.int64(),
-    "decimal": pa.float64(),
-    "boolean": pa.bool_(),
-    "date": pa.date32(),
-    "timestamp": pa.timestamp("us"),
-    "text": pa.string(),
-}
 
 
 def _typed(value: Any, typ: str) -> Any:
@@ -41,7 +33,7 @@ def answer(vector: dict[str, Any], work: Path) -> dict[str, Any]:
     columns = {f.column: f.type for f in schema.fields}
     table = pa.Table.from_pylist(
         [{c: _typed(row.get(c), t) for c, t in columns.items()} for row in vector["rows"]],
-        schema=pa.schema([(c, ARROW[t]) for c, t in columns.items()]),
+        schema=pa.schema([(c, ARROW_TYPES[t]) for c, t in columns.items()]),
     )
     path = work / f"{vector['name']}.parquet"
     pq.write_table(table, path)
