@@ -1,4 +1,3 @@
-"""Data connectors (CSV, PostgreSQL), schema inference, the query compiler and the query engine.
-
-Arrives with the data issue; nothing in the spine depends on it yet.
-"""
+"""The data side: the connector plugin interface and Loupe's own connectors (CSV, PostgreSQL),
+the blob store, the query compiler and measure language, and the query engine with its cache.
+docs/data.md is the map."""

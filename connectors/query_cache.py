@@ -1,4 +1,4 @@
-"""The query cache's key scheme (Redis). The query engine (data issue) stores answers here.
+"""The query cache's key scheme (Redis). The query engine (connectors/engine.py) stores answers here.
 
 An answer is stored under
 
