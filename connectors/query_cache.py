@@ -1,4 +1,5 @@
-"""The query cache's key scheme (Redis). The query engine (connectors/engine.py) stores answers here.
+"""The query cache's key scheme (Redis). The query engine (connectors/engine.py) stores
+answers here.
 
 An answer is stored under
 
