@@ -14,6 +14,7 @@ from projections.datasets import DatasetCatalogue
 from projections.projection import Projection
 from projections.query_cache import QueryCacheInvalidation
 from projections.reports import ReportReadModel
+from projections.subscriptions import SubscriptionReadModel
 from projections.workspaces import WorkspaceCatalogue
 
 
@@ -37,4 +38,5 @@ FACTORIES: dict[str, Factory] = {
     "audit": lambda ctx: AuditLog(ctx.store),
     "datasets": lambda _ctx: DatasetCatalogue(),
     "query_cache": lambda ctx: QueryCacheInvalidation(ctx.redis, ctx.redis_prefix),
+    "subscriptions": lambda _ctx: SubscriptionReadModel(),
 }

@@ -39,8 +39,10 @@ PURE_STDLIB = {
     "types",
     "typing",
     "uuid",
+    # Time-zone rules: read-only reference data, the same answer every time (subscriptions).
+    "zoneinfo",
 }
-THIRD_PARTY = {"msgspec", "fractional_indexing", "typing_extensions"}
+THIRD_PARTY = {"msgspec", "fractional_indexing", "typing_extensions", "cronsim"}
 ALLOWED = PURE_STDLIB | THIRD_PARTY | {"domain"}
 
 #: Calls that read a clock or a random source (``uuid4()`` included: ids come from callers).
