@@ -18,8 +18,17 @@ from api.auth import DEV_USER_HEADER, DevAuthMiddleware
 from api.bootstrap import open_services, settle_heap
 from api.metrics import Metrics, MetricsMiddleware
 from api.problems import EXCEPTION_HANDLERS
+from api.processes import running_scheduler, running_worker
 from api.projector_child import run_projector_child
-from api.routes import connectors, dataset_model, datasets, queries
+from api.routes import (
+    charts,
+    connectors,
+    dataset_model,
+    datasets,
+    exports,
+    queries,
+    subscriptions,
+)
 from api.routes.audit import get_audit, get_report_history
 from api.routes.live import live
 from api.routes.reports import get_events, get_report, post_commands
@@ -27,6 +36,7 @@ from api.routes.service import health, metrics
 from api.routes.time_travel import get_diff, post_revert
 from api.routes.workspaces import create_report, create_workspace, list_reports, list_workspaces
 from api.settings import Settings
+from charts.render import shutdown_render_workers
 
 log = logging.getLogger("loupe")
 
@@ -64,11 +74,18 @@ def create_app(
                 )
             )
             app.state.services = services
+            if processors:
+                # Export jobs and subscriptions run here too (`loupe worker` scales them out).
+                await stack.enter_async_context(running_worker(settings, services))
+                await stack.enter_async_context(running_scheduler(settings, services))
             if child:
                 stop = asyncio.Event()
                 task = asyncio.create_task(run_projector_child(settings, stop), name="projector")
                 stack.push_async_callback(_stop_task, task, stop)
             if long_running:
+                # The render workers (charts/render.py) stop with the server; in tests they
+                # serve app after app and stop with the interpreter.
+                stack.callback(shutdown_render_workers)
                 settle_heap()
             url = getattr(app.state, "public_url", None)
             if url:
@@ -98,6 +115,9 @@ def create_app(
             *dataset_model.ROUTES,
             *queries.ROUTES,
             *connectors.ROUTES,
+            *charts.ROUTES,
+            *exports.ROUTES,
+            *subscriptions.ROUTES,
         ],
         lifespan=[services_lifespan],
         middleware=[

@@ -16,6 +16,7 @@ import asyncpg
 import redis.asyncio as aioredis
 from nats.aio.client import Client as NatsClient
 
+import delivery
 import projections
 import sync
 from api.metrics import Metrics
@@ -25,6 +26,7 @@ from commands.clock import ServerClock
 from commands.datasets import DatasetHandler
 from commands.eventstore import EventStore, RecordedEvent, connect_store, migrate
 from commands.reports import ReportHandler
+from commands.subscriptions import SubscriptionHandler
 from commands.users import UserDirectory
 from commands.workspaces import WorkspaceHandler
 from projections.rebuild import rebuild
@@ -38,6 +40,9 @@ if TYPE_CHECKING:
     # Imported where the app opens them: the projector and rebuild workers need none of the
     # data side (DuckDB, Arrow, the connectors).
     from api.data_side import DataSide
+    from exports.charts import VisualCharts
+    from exports.documents import ReportDocuments
+    from exports.service import Exports
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +51,48 @@ MIGRATIONS: tuple[tuple[str, Path | None], ...] = (
     ("eventstore", None),
     ("sync", Path(sync.__file__).parent / "migrations"),
     ("projections", Path(projections.__file__).parent / "migrations"),
+    ("delivery", Path(delivery.__file__).parent / "migrations"),
 )
+
+
+def queue_name(settings: Settings) -> str:
+    """The arq queue of this Loupe installation (namespaced by the Redis prefix)."""
+    return f"{settings.redis_prefix}arq:queue"
+
+
+@contextlib.asynccontextmanager
+async def open_exports(
+    settings: Settings,
+    store: EventStore,
+    pool: asyncpg.Pool,
+    redis: aioredis.Redis,
+    data: DataSide,
+) -> AsyncIterator[tuple[ReportDocuments, VisualCharts, Exports]]:
+    """Reports drawn (exports/): documents at a version, visuals as charts, and export jobs
+    (their records in Redis, their files in the blob store, their queue on arq)."""
+    from arq.connections import ArqRedis  # noqa: PLC0415 - see the data side's import
+
+    from exports.charts import VisualCharts  # noqa: PLC0415
+    from exports.documents import ReportDocuments  # noqa: PLC0415
+    from exports.pages import StoredReportPages  # noqa: PLC0415
+    from exports.records import ExportRecords  # noqa: PLC0415
+    from exports.service import Exports  # noqa: PLC0415
+
+    queue = ArqRedis.from_url(_require(settings.redis_url, "REDIS"))
+    try:
+        documents = ReportDocuments(pool, store, settings.read_schema)
+        charts = VisualCharts(pool, settings.read_schema, data.engine)
+        exports = Exports(
+            ExportRecords(redis, settings.redis_prefix),
+            data.blobs,
+            StoredReportPages(documents, charts),
+            queue=queue,
+            queue_name=queue_name(settings),
+            work_dir=data.work_dir,
+        )
+        yield documents, charts, exports
+    finally:
+        await queue.aclose()
 
 
 def _require(url: str | None, what: str) -> str:
@@ -122,6 +168,11 @@ class Services:
     workspaces: WorkspaceHandler
     datasets: DatasetHandler
     data: DataSide
+    #: Reports drawn: their documents at a version, their visuals as charts, export jobs.
+    documents: ReportDocuments
+    charts: VisualCharts
+    exports: Exports
+    subscriptions: SubscriptionHandler
     users: UserDirectory
     relay: Relay
     hub: LiveHub
@@ -268,9 +319,13 @@ async def open_services(
         reports = ReportHandler(store, authorizer, clock=clock, on_outcome=count)
         workspaces = WorkspaceHandler(store, authorizer, clock, on_outcome=count)
         datasets = DatasetHandler(store, authorizer, clock, on_outcome=count)
+        subscriptions = SubscriptionHandler(store, authorizer, reports, clock, on_outcome=count)
         from api.data_side import open_data_side  # noqa: PLC0415 - see the import above
 
         data = await stack.enter_async_context(open_data_side(settings, redis))
+        documents, charts, exports = await stack.enter_async_context(
+            open_exports(settings, store, pool, redis, data)
+        )
         users = UserDirectory(store)
         relay = Relay(
             store,
@@ -305,6 +360,10 @@ async def open_services(
             workspaces=workspaces,
             datasets=datasets,
             data=data,
+            documents=documents,
+            charts=charts,
+            exports=exports,
+            subscriptions=subscriptions,
             users=users,
             relay=relay,
             hub=hub,

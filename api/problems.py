@@ -18,6 +18,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.types import ExceptionHandlersMap
 
+from charts.render import RenderError, RenderFailed
 from commands.errors import CommandRejected, ConcurrencyExhausted, ReadModelBehind
 from connectors.errors import DataError
 from domain.errors import (
@@ -87,6 +88,10 @@ def describe(exc: Exception) -> dict[str, Any] | None:  # noqa: PLR0911 - one ar
         return problem_body(domain_status(exc), exc.detail, code=exc.code)
     if isinstance(exc, DataError):
         return problem_body(exc.status, exc.detail, code=exc.code, line=exc.line, column=exc.column)
+    if isinstance(exc, RenderFailed):
+        return problem_body(503, exc.detail, code=exc.code)
+    if isinstance(exc, RenderError):
+        return problem_body(422, exc.detail, code=exc.code)
     if isinstance(exc, ConcurrencyExhausted):
         return problem_body(503, str(exc), code="busy")
     if isinstance(exc, ReadModelBehind):
@@ -176,6 +181,7 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     ReadModelBehind: _exhausted,
     DomainError: _client_error,
     DataError: _client_error,
+    RenderError: _client_error,
     ValidationException: _validation,
     HTTPException: _http,
     Exception: _unexpected,

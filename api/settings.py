@@ -11,11 +11,15 @@ import os
 from collections.abc import Callable, Mapping
 from functools import partial
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import msgspec
 
+if TYPE_CHECKING:
+    from delivery.smtp import SmtpSettings
+
 LogFormat = Literal["console", "json"]
+SmtpSecurity = Literal["starttls", "ssl", "none"]
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -59,6 +63,38 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     secret_key: str | None = None
     #: Seconds a query may run at its source before it is cancelled.
     query_timeout: float = 60.0
+    #: The mail server subscriptions are sent through; None: subscriptions are kept but not
+    #: sent (docs/subscriptions.md).
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_security: SmtpSecurity = "starttls"
+    smtp_from: str = "loupe@localhost"
+    smtp_from_name: str = "Loupe"
+    smtp_timeout: float = 30.0
+    smtp_validate_certs: bool = True
+    #: Where people reach this Loupe (links in emails); None: no link.
+    public_url: str | None = None
+
+    @property
+    def smtp(self) -> SmtpSettings | None:
+        """The mail server's settings, if one is configured."""
+        if self.smtp_host is None:
+            return None
+        from delivery.smtp import SmtpSettings  # noqa: PLC0415 - only where mail is sent
+
+        return SmtpSettings(
+            host=self.smtp_host,
+            port=self.smtp_port,
+            username=self.smtp_username,
+            password=self.smtp_password,
+            security=self.smtp_security,
+            from_address=self.smtp_from,
+            from_name=self.smtp_from_name,
+            timeout=self.smtp_timeout,
+            validate_certs=self.smtp_validate_certs,
+        )
 
     @property
     def read_schema(self) -> str:
@@ -139,6 +175,16 @@ _PARSERS: dict[str, tuple[str, Callable[[str, str], object]]] = {
     "UPLOAD_MAX_BYTES": ("upload_max_bytes", partial(_integer, low=1, high=1 << 50)),
     "SECRET_KEY": ("secret_key", _text),
     "QUERY_TIMEOUT": ("query_timeout", partial(_float, low=1, high=24 * 3600)),
+    "SMTP_HOST": ("smtp_host", _text),
+    "SMTP_PORT": ("smtp_port", partial(_integer, low=1, high=65535)),
+    "SMTP_USERNAME": ("smtp_username", _text),
+    "SMTP_PASSWORD": ("smtp_password", _text),
+    "SMTP_SECURITY": ("smtp_security", _choice("starttls", "ssl", "none")),
+    "SMTP_FROM": ("smtp_from", _text),
+    "SMTP_FROM_NAME": ("smtp_from_name", _text),
+    "SMTP_TIMEOUT": ("smtp_timeout", partial(_float, low=1, high=600)),
+    "SMTP_VALIDATE_CERTS": ("smtp_validate_certs", _flag),
+    "PUBLIC_URL": ("public_url", _text),
 }
 
 

@@ -1,0 +1,168 @@
+"""A report's visuals and pages drawn through the API: Vega-Lite specs with their data, SVG,
+PNG and PDF, now and as they were at an earlier version."""
+
+from __future__ import annotations
+
+import io
+
+import pypdf
+
+from tests.api.charts_support import png_is_not_blank, png_size, weather_report
+from tests.apiclient import assert_problem, send, uid
+
+
+async def test_each_visual_of_a_report_is_a_vega_lite_spec_with_its_data(loupe):
+    async with loupe.client() as client:
+        report = await weather_report(client)
+        for visual_type, visual_id in report.visuals.items():
+            response = await client.get(f"/reports/{report.report_id}/visuals/{visual_id}/spec")
+            assert response.status_code == 200, (visual_type, response.text)
+            spec = response.json()
+            assert spec["$schema"].startswith("https://vega.github.io/schema/vega-lite/v6")
+            assert response.headers["x-loupe-report-version"] == str(report.version)
+            assert report.titles[visual_id] in response.text, visual_type
+            values = _values(spec)
+            assert values, (visual_type, spec)
+        column = (
+            await client.get(f"/reports/{report.report_id}/visuals/{report.visuals['column']}/spec")
+        ).json()
+        # One bar per kind of weather, each counting its days: 1,461 days in all.
+        counts = [v for row in _values(column) for v in row.values() if isinstance(v, int)]
+        assert len(_values(column)) == 5
+        assert sum(counts) == 1461
+
+
+def _values(spec):
+    """Every inline data row of a spec (top level, layers, concatenations)."""
+    rows = []
+    stack = [spec]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            data = node.get("data")
+            if isinstance(data, dict) and isinstance(data.get("values"), list):
+                rows += data["values"]
+            datasets = node.get("datasets")
+            if isinstance(datasets, dict):
+                for values in datasets.values():
+                    rows += values
+            stack += [v for k, v in node.items() if k not in {"data", "datasets"}]
+        elif isinstance(node, list):
+            stack += node
+    return rows
+
+
+async def test_a_visual_is_drawn_as_svg_png_and_pdf(loupe):
+    async with loupe.client() as client:
+        report = await weather_report(client)
+        base = f"/reports/{report.report_id}/visuals/{report.visuals['column']}"
+        svg = await client.get(base + ".svg")
+        assert svg.status_code == 200, svg.text
+        assert svg.headers["content-type"].startswith("image/svg+xml")
+        assert "<svg" in svg.text
+        assert "Days by weather" in svg.text
+        assert svg.text.count('role-mark"') >= 1 or "mark-rect" in svg.text
+
+        png = await client.get(base + ".png")
+        assert png.status_code == 200, png.text
+        assert png.headers["content-type"] == "image/png"
+        width, height = png_size(png.content)
+        assert png_is_not_blank(png.content)
+        double = await client.get(base + ".png", params={"scale": 2})
+        double_width, double_height = png_size(double.content)
+        # A box of 426⅔ px is 426 px at scale 1 and 853 px at scale 2.
+        assert abs(double_width - width * 2) <= 1
+        assert abs(double_height - height * 2) <= 1
+
+        pdf = await client.get(base + ".pdf")
+        assert pdf.status_code == 200, pdf.text
+        assert pdf.headers["content-type"] == "application/pdf"
+        reader = pypdf.PdfReader(io.BytesIO(pdf.content))
+        assert len(reader.pages) == 1
+        assert "Days by weather" in reader.pages[0].extract_text()
+
+
+async def test_a_page_is_drawn_as_a_pdf_with_its_titles_and_version_footer(loupe):
+    async with loupe.client() as client:
+        report = await weather_report(client)
+        response = await client.get(
+            f"/reports/{report.report_id}/pages/{report.page_id}.pdf",
+            params={"paper": "A4", "orientation": "landscape"},
+        )
+        assert response.status_code == 200, response.text
+        reader = pypdf.PdfReader(io.BytesIO(response.content))
+        assert len(reader.pages) == 1
+        box = reader.pages[0].mediabox
+        assert (round(float(box.width)), round(float(box.height))) == (842, 595)
+        text = reader.pages[0].extract_text()
+        for title in report.titles.values():
+            assert title in text, title
+        assert "Overview" in text
+        assert f"Report v{report.version}" in text
+
+        png = await client.get(f"/reports/{report.report_id}/pages/{report.page_id}.png")
+        assert png.status_code == 200
+        assert png_is_not_blank(png.content)
+
+
+async def test_a_visual_is_drawn_as_it_was_at_an_earlier_version(loupe):
+    async with loupe.client() as client:
+        report = await weather_report(client)
+        column = report.visuals["column"]
+        renamed = await send(
+            client,
+            report.report_id,
+            {
+                "type": "SetProperty",
+                "target": f"visual:{column}",
+                "path": "title.text",
+                "value": "Weather, counted",
+            },
+        )
+        assert renamed.status_code == 200
+        position = renamed.json()["position"]
+        now = await client.get(
+            f"/reports/{report.report_id}/visuals/{column}/spec",
+            params={"min_position": position},
+        )
+        assert "Weather, counted" in now.text
+        before = await client.get(
+            f"/reports/{report.report_id}/visuals/{column}/spec",
+            params={"version": report.version},
+        )
+        assert before.status_code == 200
+        assert "Days by weather" in before.text
+        assert "Weather, counted" not in before.text
+        assert before.headers["x-loupe-report-version"] == str(report.version)
+
+
+async def test_drawing_asks_are_checked_and_answered_with_problems(loupe):
+    async with loupe.client() as client:
+        report = await weather_report(client)
+        base = f"/reports/{report.report_id}"
+        assert_problem(
+            await client.get(f"{base}/visuals/{uid()}.png"), 404, code="visual_not_found"
+        )
+        assert_problem(
+            await client.get(f"{base}/visuals/{report.visuals['pie']}.gif"),
+            404,
+            code="unknown_format",
+        )
+        assert_problem(await client.get(f"{base}/visuals/not-a-visual.png"), 404)
+        assert_problem(
+            await client.get(f"{base}/visuals/{report.visuals['pie']}.png", params={"scale": 40}),
+            400,
+        )
+        assert_problem(await client.get(f"{base}/pages/{uid()}.pdf"), 404, code="page_not_found")
+        assert_problem(
+            await client.get(f"{base}/pages/{report.page_id}.pdf", params={"paper": "B5"}), 400
+        )
+        assert_problem(
+            await client.get(
+                f"{base}/visuals/{report.visuals['pie']}/spec", params={"version": 999}
+            ),
+            404,
+            code="no_such_version",
+        )
+    async with loupe.client(user="eve@example.com") as outsider:
+        assert_problem(await outsider.get(f"{base}/visuals/{report.visuals['pie']}.svg"), 404)
