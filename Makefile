@@ -44,6 +44,7 @@ bench: $(STAMP) ## Run the benchmarks (see docs/performance.md)
 	$(BIN)/python bench/live.py
 	$(BIN)/python bench/projections.py
 	$(BIN)/python bench/data.py
+	$(BIN)/python bench/charts.py
 
 clean: ## Remove .venv and ./var (all local data!)
 	rm -rf $(VENV) var

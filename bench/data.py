@@ -459,12 +459,12 @@ async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                 rows += await bench_groupby(http, workspace, work, args)
     finally:
         server.stop()
-        await _clean(settings)
+        await clean_run(settings)
         shutil.rmtree(work, ignore_errors=True)
     return [row.summary() for row in rows]
 
 
-async def _clean(settings: Settings) -> None:
+async def clean_run(settings: Settings) -> None:
     assert settings.database_url is not None
     conn = await asyncpg.connect(settings.database_url)
     try:

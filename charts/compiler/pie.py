@@ -4,6 +4,7 @@ from twelve o'clock), labels outside the slices.
 ``data_labels.content``: ``value`` (default), ``percent`` (of the whole), ``category``,
 ``category_value``, ``category_percent``. ``donut.inner_radius``: the hole, as a fraction of
 the radius (default 0.6). Zero and negative values cannot be drawn as slices and are left out.
+Slices under 3 % of the whole are not labelled (``MIN_LABEL_SHARE``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ from charts.formats import NumberFormat, js_number, vega_expression
 CONTENTS: Final = ("value", "percent", "category", "category_value", "category_percent")
 #: Room left around the pie for labels, before their own width, in pixels.
 LABEL_ROOM: Final = 12
+#: Slices smaller than this share of the whole get no label (their labels would pile up on
+#: their neighbours'; Power BI drops labels that do not fit too). The tooltip still tells.
+MIN_LABEL_SHARE: Final = 0.03
 
 
 def compile_pie(context: Context) -> dict[str, Any] | None:
@@ -107,8 +111,9 @@ def _labels(
         "category_value": f"{name} + ': ' + {number}",
         "category_percent": f"{name} + ': ' + {percent}",
     }[content]
+    shown = f"{share} >= {js_number(MIN_LABEL_SHARE)} ? ({text}) : ''"
     return {
-        "transform": [{"calculate": text, "as": "__label"}],
+        "transform": [{"calculate": shown, "as": "__label"}],
         "mark": label_mark(context, radius={"expr": radius}),
         "encoding": {"text": {"field": "__label", "type": "nominal"}},
     }
