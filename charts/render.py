@@ -27,6 +27,7 @@ import multiprocessing
 import os
 import re
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -348,6 +349,24 @@ def warm_up() -> None:
         log.exception("warming up the chart renderer failed")
 
 
+def _start_worker(parent: int) -> None:
+    """A render worker's start: it exits by itself once the process that started it is gone
+    (killed, say, with no chance to stop its pool: an orphan would wait for work forever),
+    then warms up."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(_PARENT_CHECK_SECONDS)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="watch-parent", daemon=True).start()
+    warm_up()
+
+
+#: How often a render worker checks that the process that started it is still there.
+_PARENT_CHECK_SECONDS: Final = 1.0
+
+
 # --- off the event loop -------------------------------------------------------------------
 
 
@@ -369,7 +388,8 @@ class _RenderPool:
                     max_workers=self.workers,
                     # vl-convert starts threads of its own: forking them is unsafe, spawning is not.
                     mp_context=multiprocessing.get_context("spawn"),
-                    initializer=warm_up,
+                    initializer=_start_worker,
+                    initargs=(os.getpid(),),
                 )
             return self._executor
 
