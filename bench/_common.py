@@ -3,8 +3,10 @@ bench/data.py)."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
+import os
 import signal
 import socket
 import subprocess
@@ -70,3 +72,25 @@ async def start_serve(
                 proc.kill()
                 raise RuntimeError(f"loupe serve did not answer:\n{tail(log_path)}")
             await asyncio.sleep(0.1)
+
+
+def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--database-url``, ``--nats-url``, ``--redis-url``: this machine's servers unless
+    ``LOUPE_BENCH_*_URL`` say otherwise."""
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get(
+            "LOUPE_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"
+        ),
+        help="PostgreSQL URL (env LOUPE_BENCH_DATABASE_URL; default %(default)s)",
+    )
+    parser.add_argument(
+        "--nats-url",
+        default=os.environ.get("LOUPE_BENCH_NATS_URL", "nats://127.0.0.1:4222"),
+        help="NATS URL (env LOUPE_BENCH_NATS_URL; default %(default)s)",
+    )
+    parser.add_argument(
+        "--redis-url",
+        default=os.environ.get("LOUPE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"),
+        help="Redis URL (env LOUPE_BENCH_REDIS_URL; default %(default)s)",
+    )

@@ -48,6 +48,7 @@ import httpx
 import vl_convert as vlc
 
 from api.settings import Settings
+from bench._common import add_engine_arguments
 from bench.data import USER, Row, Server, clean_run, render
 from charts.compile import compile_visual
 from charts.page import Paper
@@ -253,18 +254,7 @@ async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get(
-            "LOUPE_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"
-        ),
-    )
-    parser.add_argument(
-        "--nats-url", default=os.environ.get("LOUPE_BENCH_NATS_URL", "nats://127.0.0.1:4222")
-    )
-    parser.add_argument(
-        "--redis-url", default=os.environ.get("LOUPE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
-    )
+    add_engine_arguments(parser)
     parser.add_argument("--only", nargs="*", choices=["compile", "png", "page"])
     parser.add_argument("--runs", type=int, default=30, help="samples per scenario (default 30)")
     parser.add_argument("--json", type=Path)

@@ -58,7 +58,7 @@ import redis.asyncio as aioredis
 
 from api.auth import DEV_USER_HEADER
 from api.settings import Settings, settings_env
-from bench._common import start_serve, stop_process
+from bench._common import add_engine_arguments, start_serve, stop_process
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/test"
 USER = {DEV_USER_HEADER: "bench@example.com"}
@@ -490,15 +490,7 @@ async def clean_run(settings: Settings) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--database-url", default=os.environ.get("LOUPE_BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
-    )
-    parser.add_argument(
-        "--nats-url", default=os.environ.get("LOUPE_BENCH_NATS_URL", "nats://127.0.0.1:4222")
-    )
-    parser.add_argument(
-        "--redis-url", default=os.environ.get("LOUPE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
-    )
+    add_engine_arguments(parser)
     parser.add_argument("--only", nargs="*", choices=["small", "groupby", "pushdown", "upload"])
     parser.add_argument("--runs", type=int, default=5, help="runs of the big scenarios (default 5)")
     parser.add_argument("--requests", type=int, default=200, help="requests per small scenario")

@@ -4,9 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import io
-import struct
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -155,27 +152,3 @@ async def wait_for_export(
             f"export still {body['status']}: {body}"
         )
         await asyncio.sleep(0.1)
-
-
-def png_size(png: bytes) -> tuple[int, int]:
-    assert png[:8] == b"\x89PNG\r\n\x1a\n", png[:16]
-    width, height = struct.unpack(">II", png[16:24])
-    return width, height
-
-
-def png_is_not_blank(png: bytes) -> bool:
-    """Whether the decoded pixels vary (8-bit RGBA or RGB, any filter: the raw scanlines vary
-    once decompressed, which a single-colour image's do not beyond the filter bytes)."""
-    data = io.BytesIO(png[8:])
-    compressed = b""
-    while True:
-        header = data.read(8)
-        if len(header) < 8:
-            break
-        length, kind = struct.unpack(">I4s", header)
-        body = data.read(length)
-        data.read(4)
-        if kind == b"IDAT":
-            compressed += body
-    raw = zlib.decompress(compressed)
-    return len(set(raw[1:4096])) > 2

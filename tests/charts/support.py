@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import struct
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -249,61 +247,3 @@ def visual(visual_type: str, wells: dict[str, list[Any]], **properties: Any) -> 
         "properties": properties,
         "filters": [],
     }
-
-
-# -- what a rendering looks like ---------------------------------------------------------------
-
-
-def png_pixels(png: bytes) -> tuple[int, int, list[bytes]]:
-    """Width, height and the unfiltered RGBA rows of an 8-bit RGBA PNG (what vl-convert
-    writes), decoded with zlib: no image library needed."""
-    assert png[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
-    position, chunks, header = 8, [], b""
-    while position < len(png):
-        (length,) = struct.unpack(">I", png[position : position + 4])
-        kind = png[position + 4 : position + 8]
-        body = png[position + 8 : position + 8 + length]
-        if kind == b"IHDR":
-            header = body
-        elif kind == b"IDAT":
-            chunks.append(body)
-        position += 12 + length
-    width, height, depth, color_type = struct.unpack(">IIBB", header[:10])
-    assert (depth, color_type) == (8, 6), f"expected 8-bit RGBA, got {depth=} {color_type=}"
-    raw = zlib.decompress(b"".join(chunks))
-    stride = width * 4
-    rows: list[bytes] = []
-    previous = bytearray(stride)
-    for y in range(height):
-        start = y * (stride + 1)
-        kind, line = raw[start], bytearray(raw[start + 1 : start + 1 + stride])
-        for x in range(stride):
-            left = line[x - 4] if x >= 4 else 0
-            up = previous[x]
-            corner = previous[x - 4] if x >= 4 else 0
-            if kind == 1:
-                line[x] = (line[x] + left) & 0xFF
-            elif kind == 2:
-                line[x] = (line[x] + up) & 0xFF
-            elif kind == 3:
-                line[x] = (line[x] + (left + up) // 2) & 0xFF
-            elif kind == 4:
-                p = left + up - corner
-                pa_, pb, pc = abs(p - left), abs(p - up), abs(p - corner)
-                pred = left if pa_ <= pb and pa_ <= pc else up if pb <= pc else corner
-                line[x] = (line[x] + pred) & 0xFF
-        rows.append(bytes(line))
-        previous = line
-    return width, height, rows
-
-
-def pixel_variance(png: bytes) -> float:
-    """The variance of the pixels' grey levels: 0 for a blank picture."""
-    _, _, rows = png_pixels(png)
-    greys = [
-        (row[x] * 299 + row[x + 1] * 587 + row[x + 2] * 114) / 1000
-        for row in rows[::2]
-        for x in range(0, len(row), 8)
-    ]
-    mean = sum(greys) / len(greys)
-    return sum((g - mean) ** 2 for g in greys) / len(greys)

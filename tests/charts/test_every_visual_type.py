@@ -13,7 +13,8 @@ import vl_convert as vlc
 
 from charts.validation import schema_errors
 from domain.report.visuals import VISUAL_TYPES
-from tests.charts.support import PALETTES, ChartData, Palette, pixel_variance, visual
+from tests.charts.support import PALETTES, ChartData, Palette, visual
+from tests.images import pixel_variance
 
 pytestmark = pytest.mark.slow
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import re
-import struct
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
@@ -33,6 +32,7 @@ from charts.page import (
     report_pdf,
     report_pdf_async,
 )
+from tests.images import png_size
 
 V5 = "https://vega.github.io/schema/vega-lite/v5.json"
 SVG = "{http://www.w3.org/2000/svg}"
@@ -139,12 +139,6 @@ def pdf_pages(pdf: bytes) -> list[pypdf.PageObject]:
 
 def page_size(page: pypdf.PageObject) -> tuple[int, int]:
     return round(float(page.mediabox.width)), round(float(page.mediabox.height))
-
-
-def png_size(png: bytes) -> tuple[int, int]:
-    assert png[:8] == b"\x89PNG\r\n\x1a\n"
-    width, height = struct.unpack(">II", png[16:24])
-    return width, height
 
 
 def parse(svg: str) -> ET.Element:

@@ -5,9 +5,7 @@ from __future__ import annotations
 import io
 import os
 import pickle
-import struct
 import xml.etree.ElementTree as ET
-import zlib
 from collections.abc import Iterator
 
 import altair as alt
@@ -24,6 +22,7 @@ from charts.render import (
     render_png,
     render_svg,
 )
+from tests.images import ink_share, png_pixels, png_size
 
 V5 = "https://vega.github.io/schema/vega-lite/v5.json"
 SVG = "{http://www.w3.org/2000/svg}"
@@ -87,54 +86,6 @@ def text_table() -> dict:
 
 
 # --- a PNG decoder: PIL is not a dependency, and the format is simple -----------------------
-
-
-def png_size(png: bytes) -> tuple[int, int]:
-    assert png[:8] == b"\x89PNG\r\n\x1a\n"
-    width, height = struct.unpack(">II", png[16:24])
-    return width, height
-
-
-def png_pixels(png: bytes) -> list[bytes]:
-    """The rows of an 8-bit RGBA PNG (what vl-convert writes), each ``width * 4`` bytes."""
-    width, height = png_size(png)
-    bit_depth, colour_type = png[24], png[25]
-    assert (bit_depth, colour_type) == (8, 6), "vl-convert writes 8-bit RGBA"
-    data, offset = b"", 8
-    while offset < len(png):
-        (length,) = struct.unpack(">I", png[offset : offset + 4])
-        kind = png[offset + 4 : offset + 8]
-        if kind == b"IDAT":
-            data += png[offset + 8 : offset + 8 + length]
-        offset += 12 + length
-    raw, stride, rows, previous = zlib.decompress(data), width * 4, [], bytes(width * 4)
-    for y in range(height):
-        line = raw[y * (stride + 1) : (y + 1) * (stride + 1)]
-        kind, row = line[0], bytearray(line[1:])
-        for i in range(stride):
-            left = row[i - 4] if i >= 4 else 0
-            up, up_left = previous[i], previous[i - 4] if i >= 4 else 0
-            if kind == 1:
-                row[i] = (row[i] + left) & 0xFF
-            elif kind == 2:
-                row[i] = (row[i] + up) & 0xFF
-            elif kind == 3:
-                row[i] = (row[i] + (left + up) // 2) & 0xFF
-            elif kind == 4:
-                p = left + up - up_left
-                pa, pb, pc = abs(p - left), abs(p - up), abs(p - up_left)
-                predictor = left if pa <= pb and pa <= pc else up if pb <= pc else up_left
-                row[i] = (row[i] + predictor) & 0xFF
-        rows.append(bytes(row))
-        previous = bytes(row)
-    return rows
-
-
-def ink_share(png: bytes) -> float:
-    """The share of pixels that are not plain white."""
-    rows = png_pixels(png)
-    pixels = [row[i : i + 4] for row in rows for i in range(0, len(row), 4)]
-    return sum(1 for p in pixels if p[:3] != b"\xff\xff\xff") / len(pixels)
 
 
 def pdf_text(pdf: bytes) -> str:
