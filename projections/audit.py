@@ -14,7 +14,8 @@ Describing an event needs the thing as it was just BEFORE it:
   Only the cost differs, never the result, which is why a rebuild of the audit log (which
   replays from position 0 while the reports projection sits at the head) can read the live
   snapshots. When that table does not exist, the events alone are folded.
-* a workspace is folded from its (short) stream on a miss, then kept in a cache.
+* a workspace, a dataset or a subscription is folded from its stream on a miss, then kept in
+  a cache.
 * actors are named as they were known AT THE TIME: ``UserRegistered`` events are folded into
   ``rm_audit_users`` and an in-memory map, so a rebuild (which replays them in the same order)
   names everybody exactly as the live log did. An actor never registered is shown as
@@ -35,6 +36,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Final, Generic, NamedTuple, TypeVar
 from uuid import UUID
 
@@ -50,6 +52,10 @@ from domain.report.aggregate import Report
 from domain.report.audit import AuditDescription, ReportDescriber, actor, change_of, quoted
 from domain.report.events import EVENT_TYPES as REPORT_EVENT_TYPES
 from domain.report.events import decode as decode_report_event
+from domain.subscription.aggregate import Subscription
+from domain.subscription.audit import describe_subscription_event
+from domain.subscription.events import EVENT_TYPES as SUBSCRIPTION_EVENT_TYPES
+from domain.subscription.events import decode as decode_subscription_event
 from domain.user.events import UserRegistered
 from domain.user.events import decode as decode_user_event
 from domain.workspace.aggregate import Workspace
@@ -114,8 +120,10 @@ class Described(NamedTuple):
         )
 
 
+@lru_cache(maxsize=4096)
 def unknown_actor(actor_id: UUID) -> str:
-    """How an actor with no registered name is shown."""
+    """How an actor with no registered name is shown (kept: writing a UUID out is slow, and
+    such an actor usually makes many edits)."""
     return f"user {str(actor_id)[:8]}"
 
 
@@ -131,7 +139,8 @@ class _ReportAt:
 
 
 class _StreamAt(Generic[S]):
-    """A workspace's or dataset's state after ``version`` (their streams apply in order)."""
+    """A workspace's, dataset's or subscription's state after ``version`` (their streams
+    apply in order)."""
 
     __slots__ = ("state", "version")
 
@@ -143,7 +152,8 @@ class _StreamAt(Generic[S]):
 class AuditLog:
     name = "audit"
     #: 2: json change, "C" collation for the indexed ids. 3: dataset events described.
-    version = 3
+    #: 4: subscription events described.
+    version = 4
     #: Every event: the audit log has a row for each.
     event_types: frozenset[str] | None = None
     tables: tuple[str, ...] = (AUDIT, AUDIT_USERS)
@@ -168,6 +178,7 @@ class AuditLog:
         self.reports: StateCache[_ReportAt] = StateCache(cache_size)
         self.workspaces: OrderedDict[UUID, _StreamAt[Workspace]] = OrderedDict()
         self.datasets: OrderedDict[UUID, _StreamAt[Dataset]] = OrderedDict()
+        self.subscriptions: OrderedDict[UUID, _StreamAt[Subscription]] = OrderedDict()
         self.workspace_cache_size = workspace_cache_size
         #: user id → name as registered so far; None until loaded from ``rm_audit_users``.
         self.names: dict[UUID, str] | None = None
@@ -222,6 +233,7 @@ class AuditLog:
         self.reports.clear()
         self.workspaces.clear()
         self.datasets.clear()
+        self.subscriptions.clear()
         self.names = None
         self._snapshots_exist = False
 
@@ -333,6 +345,9 @@ class AuditLog:
             described = await self._workspace(event, actor_name or "", names)
         elif kind == "dataset" and event.type in DATASET_EVENT_TYPES:
             described = await self._dataset(event, actor_name or "")
+        elif kind == "subscription" and event.type in SUBSCRIPTION_EVENT_TYPES:
+            # Deliveries have no actor (the scheduler): "" reads "Loupe sent …".
+            described = await self._subscription(event, actor_name or "")
         else:
             described = _generic(event, actor_name or "")
         return _row(event, actor_id, actor_name, kind, *described)
@@ -408,6 +423,18 @@ class AuditLog:
         entry.version = event.version
         return description
 
+    async def _subscription(self, event: RecordedEvent, who: str) -> Described:
+        payload = decode_subscription_event(event.data)
+        entry = await self._before(
+            self.subscriptions, event, Subscription, _apply_subscription_event
+        )
+        description = _described(
+            lambda: describe_subscription_event(payload, entry.state, who), event, who
+        )
+        entry.state.apply(payload, event.version)
+        entry.version = event.version
+        return description
+
     async def _before(
         self,
         cache: OrderedDict[UUID, _StreamAt[S]],
@@ -416,7 +443,8 @@ class AuditLog:
         apply: Callable[[S, RecordedEvent], None],
     ) -> _StreamAt[S]:
         """The state of ``event``'s stream just before it: kept in memory, else folded from
-        the stream (workspaces and datasets have few events)."""
+        the stream (workspaces and datasets have few events; a subscription's stream grows
+        by one event per run, but is folded once per process, then followed in memory)."""
         stream_id = event.stream_id
         entry = cache.get(stream_id)
         if entry is None or entry.version != event.version - 1:
@@ -587,3 +615,8 @@ def _apply_workspace_event(workspace: Workspace, event: RecordedEvent) -> None:
 def _apply_dataset_event(dataset: Dataset, event: RecordedEvent) -> None:
     if event.type in DATASET_EVENT_TYPES:
         dataset.apply(decode_dataset_event(event.data), event.version)
+
+
+def _apply_subscription_event(subscription: Subscription, event: RecordedEvent) -> None:
+    if event.type in SUBSCRIPTION_EVENT_TYPES:
+        subscription.apply(decode_subscription_event(event.data), event.version)

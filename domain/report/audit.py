@@ -95,6 +95,7 @@ ObjectType = Literal[
     "dataset",
     "measure",
     "calculated_column",
+    "subscription",
 ]
 
 #: Characters of a name (report, page, visual title, field) before it is shortened.

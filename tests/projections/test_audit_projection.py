@@ -7,6 +7,7 @@ import asyncio
 import random
 import uuid
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -30,6 +31,18 @@ from domain.report.aggregate import Report
 from domain.report.audit import describe
 from domain.report.events import decode as decode_report_event
 from domain.report.events import encode as encode_report_event
+from domain.subscription.aggregate import Subscription
+from domain.subscription.audit import describe_subscription_event
+from domain.subscription.events import (
+    DeliveryFailed,
+    DeliverySucceeded,
+    SubscriptionCreated,
+    SubscriptionEvent,
+    SubscriptionPaused,
+    SubscriptionScheduleChanged,
+)
+from domain.subscription.events import decode as decode_subscription_event
+from domain.subscription.events import encode as encode_subscription_event
 from domain.user.events import UserRegistered
 from domain.user.events import encode as encode_user_event
 from domain.versions import Dot
@@ -56,6 +69,9 @@ from tests.projections.schemas import drop, for_report, prepare
 
 ANA, BO, CY, DEE = (uuid.UUID(int=0xA0 + n) for n in range(4))
 NAMES = {ANA: "Ana", BO: "Bo", CY: "Cy"}  # Dee never registers
+SUBSCRIPTION_ID = uuid.UUID(int=0x5B)
+#: A Monday, 08:00 in Berlin.
+MONDAY = datetime(2026, 12, 7, 7, 0, tzinfo=UTC)
 
 
 def _meta(actor: uuid.UUID | None, counter: int) -> EventMetadata:
@@ -93,6 +109,43 @@ async def _workspace_event(store: EventStore, event: WorkspaceEvent, actor: uuid
     stream = StreamRef(stream_id=WORKSPACE_ID, stream_type="workspace", workspace_id=WORKSPACE_ID)
     await _append_one(
         store, stream, str(event.__struct_config__.tag), encode_workspace_event(event), actor
+    )
+
+
+async def _subscription_event(
+    store: EventStore, event: SubscriptionEvent, actor: uuid.UUID | None
+) -> None:
+    """Deliveries are recorded by the scheduler: no actor."""
+    stream = StreamRef(
+        stream_id=SUBSCRIPTION_ID, stream_type="subscription", workspace_id=WORKSPACE_ID
+    )
+    await _append_one(
+        store, stream, str(event.__struct_config__.tag), encode_subscription_event(event), actor
+    )
+
+
+def _subscribed(recipients: tuple[str, ...] = ("ana@x.io", "bo@x.io")) -> SubscriptionCreated:
+    return SubscriptionCreated(
+        subscription_id=SUBSCRIPTION_ID,
+        report_id=uuid.uuid4(),
+        workspace_id=WORKSPACE_ID,
+        owner=ANA,
+        cron="0 8 * * 1",
+        timezone="Europe/Berlin",
+        format="pdf",
+        recipients=recipients,
+        subject="Weather",
+        at=datetime(2026, 12, 1, tzinfo=UTC),
+    )
+
+
+def _delivered(scheduled_for: datetime) -> DeliverySucceeded:
+    return DeliverySucceeded(
+        scheduled_for=scheduled_for,
+        sent_at=scheduled_for,
+        recipients=("ana@x.io", "bo@x.io"),
+        report_version=12,
+        message_id=f"<{scheduled_for:%Y%m%d}@loupe>",
     )
 
 
@@ -144,6 +197,7 @@ def _expected(events: list[RecordedEvent]) -> list[tuple[Any, ...]]:
     """The audit rows folded the simplest way: every state in memory, from the first event."""
     reports: dict[uuid.UUID, Report] = {}
     workspaces: dict[uuid.UUID, Workspace] = {}
+    subscriptions: dict[uuid.UUID, Subscription] = {}
     names: dict[uuid.UUID, str] = {}
     rows = []
     for event in events:
@@ -168,6 +222,17 @@ def _expected(events: list[RecordedEvent]) -> list[tuple[Any, ...]]:
             payload_ws = decode_workspace_event(event.data)
             described = describe_workspace_event(payload_ws, workspace, who or "", user_names=names)
             workspace.apply(payload_ws)
+            kind, object_id, summary, change = (
+                described.object_type,
+                described.object_id,
+                described.summary,
+                described.change,
+            )
+        elif event.stream_type == "subscription":
+            subscription = subscriptions.setdefault(event.stream_id, Subscription(event.stream_id))
+            payload_sub = decode_subscription_event(event.data)
+            described = describe_subscription_event(payload_sub, subscription, who or "")
+            subscription.apply(payload_sub, event.version)
             kind, object_id, summary, change = (
                 described.object_type,
                 described.object_id,
@@ -251,16 +316,24 @@ async def _scenario(
             )
             await _workspace_event(store, MemberRoleSet(user_id=BO, role="editor"), ANA)
             await _workspace_event(store, MemberRoleSet(user_id=DEE, role="viewer"), ANA)
+            await _subscription_event(store, _subscribed(), ANA)
             for report_id, events in reports.items():
                 await _append_report(store, report_id, events[: len(events) // 2], rng, actors)
             await _register(store, BO)  # Bo acted unnamed before, named from here on
             await _generic_event(store, rng.choice(actors))
             await _workspace_event(store, MemberRoleSet(user_id=BO, role="owner"), BO)
             await _workspace_event(store, WorkspaceRenamed(name="Sales EMEA"), BO)
+            await _subscription_event(store, _delivered(MONDAY), None)
+            await _subscription_event(
+                store,
+                SubscriptionScheduleChanged(cron="0 9 * * *", timezone="UTC", at=MONDAY),
+                BO,
+            )
             for report_id, events in reports.items():
                 await _append_report(store, report_id, events[len(events) // 2 :], rng, actors)
             await _register(store, CY)
             await _workspace_event(store, MemberRemoved(user_id=DEE), CY)
+            await _subscription_event(store, SubscriptionPaused(), CY)
             await _generic_event(store, None)
 
         # Tiny caches and COPY chunks: cold loads (which need the connection) interleave with
@@ -373,6 +446,68 @@ async def test_names_survive_a_restart_and_unknown_actors_show_their_id(engines,
             f"user {str(DEE)[:8]} added user {str(DEE)[:8]} to the workspace as a viewer",
         ]
         assert [row[4] for row in rows] == ["Ana", "Ana", "Ana", "Bo", "Bo", f"user {str(DEE)[:8]}"]
+        await rebuild(AuditLog(store), store, pool, read_schema)
+        assert await _rows(pool, read_schema) == rows
+    finally:
+        await store.close()
+        await pool.close()
+
+
+async def test_subscription_events_read_as_they_happened_also_after_a_restart(engines, db_schema):
+    store = await connect_store(engines.postgres, db_schema)
+    pool = await asyncpg.create_pool(engines.postgres, min_size=1, max_size=4)
+    read_schema = f"{db_schema}_read"
+    async with pool.acquire() as conn:
+        await migrate(conn, read_schema, "projections", dict(MIGRATIONS)["projections"])
+    try:
+        await _register(store, ANA)
+        await _subscription_event(store, _subscribed(), ANA)
+        await _subscription_event(store, _delivered(MONDAY), None)
+        await _run_until_head(
+            [ProjectionRunner(AuditLog(store), store, pool, read_schema)], store, asyncio.sleep(0)
+        )
+        # A new process: the subscription as it was is folded from its stream.
+        await _subscription_event(
+            store,
+            SubscriptionScheduleChanged(cron="0 9 * * *", timezone="Europe/Berlin", at=MONDAY),
+            ANA,
+        )
+        await _subscription_event(
+            store,
+            DeliveryFailed(
+                scheduled_for=MONDAY.replace(day=8, hour=8),
+                failed_at=MONDAY.replace(day=8, hour=8),
+                error="421 busy",
+                attempts=3,
+            ),
+            None,
+        )
+        await _subscription_event(store, SubscriptionPaused(), ANA)
+        await _run_until_head(
+            [ProjectionRunner(AuditLog(store), store, pool, read_schema)], store, asyncio.sleep(0)
+        )
+        rows = await _rows(pool, read_schema)
+        subscription_rows = [row for row in rows if row[5] == "subscription"]
+        assert [row[11] for row in subscription_rows] == [
+            "Ana subscribed 2 people to 'Weather' at 08:00 on Monday (Europe/Berlin) as PDF",
+            "Loupe sent 'Weather' v12 to 2 people (scheduled for 2026-12-07 08:00 Europe/Berlin)",
+            (
+                "Ana changed the schedule of the subscription to 'Weather' from "
+                "'at 08:00 on Monday' to 'at 09:00 every day' (Europe/Berlin)"
+            ),
+            (
+                "Sending 'Weather' failed: 421 busy "
+                "(scheduled for 2026-12-08 09:00 Europe/Berlin; after 3 attempts)"
+            ),
+            "Ana paused the subscription to 'Weather'",
+        ]
+        assert {(row[9], row[10]) for row in subscription_rows} == {
+            ("subscription", str(SUBSCRIPTION_ID))
+        }
+        # Deliveries have no actor.
+        assert [row[3] for row in subscription_rows] == [ANA, None, ANA, None, ANA]
+        assert subscription_rows[2][12]["cron"] == {"before": "0 8 * * 1", "after": "0 9 * * *"}
+        assert subscription_rows[3][12]["outcome"] == {"before": "succeeded", "after": "failed"}
         await rebuild(AuditLog(store), store, pool, read_schema)
         assert await _rows(pool, read_schema) == rows
     finally:
