@@ -78,6 +78,10 @@ async def open_exports(
     from exports.records import ExportRecords  # noqa: PLC0415
     from exports.service import Exports  # noqa: PLC0415
 
+    if settings.render_workers is not None:
+        from charts.render import configure_render_workers  # noqa: PLC0415
+
+        configure_render_workers(settings.render_workers)
     queue = ArqRedis.from_url(_require(settings.redis_url, "REDIS"))
     try:
         documents = ReportDocuments(pool, store, settings.read_schema)

@@ -76,6 +76,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     smtp_validate_certs: bool = True
     #: Where people reach this Loupe (links in emails); None: no link.
     public_url: str | None = None
+    #: Processes that draw charts (charts/render.py; ~100 MB each); None: min(2, cores);
+    #: 0: threads in the server's own process.
+    render_workers: int | None = None
 
     @property
     def smtp(self) -> SmtpSettings | None:
@@ -185,6 +188,7 @@ _PARSERS: dict[str, tuple[str, Callable[[str, str], object]]] = {
     "SMTP_TIMEOUT": ("smtp_timeout", partial(_float, low=1, high=600)),
     "SMTP_VALIDATE_CERTS": ("smtp_validate_certs", _flag),
     "PUBLIC_URL": ("public_url", _text),
+    "RENDER_WORKERS": ("render_workers", partial(_integer, low=0, high=64)),
 }
 
 
