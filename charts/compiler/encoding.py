@@ -65,7 +65,7 @@ def category_channel(
     channel: dict[str, Any] = {"field": column.key}
     if column.is_time:
         unit = TIME_UNITS.get(column.planned.grain or "")
-        if column.type == "date" and unit is None:
+        if column.type == "date" and unit is None and discrete:
             unit = "utcyearmonthdate"
         channel["type"] = "ordinal" if discrete else "temporal"
         if unit is not None:
