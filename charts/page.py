@@ -76,6 +76,8 @@ class PlacedVisual(msgspec.Struct, frozen=True, kw_only=True):
     layout: GridLayout
     spec: dict[str, Any]
     name: str = ""
+    #: Why the visual has no chart (its data could not be fetched): drawn as a placeholder.
+    error: str | None = None
 
 
 class PageToRender(msgspec.Struct, frozen=True, kw_only=True):
@@ -247,6 +249,10 @@ def _placeholder(name: str, error: RenderError, width: float, height: float) -> 
 def render_visual(visual: PlacedVisual) -> str:
     """The visual as a standalone SVG sized to its box, or a placeholder that shows the error."""
     box = visual_box(visual.layout)
+    if visual.error is not None:
+        return _placeholder(
+            visual.name, RenderError(visual.error, code="no_data"), box.width, box.height
+        )
     try:
         return render_svg(fitted_spec(visual.spec, box.width, box.height))
     except RenderError as error:

@@ -20,6 +20,7 @@ from charts.page import PageToRender, PlacedVisual, describe_filter, export_foot
 from charts.query import QueryPlan, query_for
 from charts.theme import theme_from
 from connectors.engine import QueryEngine
+from connectors.errors import DataError
 from connectors.query import decode_spec
 from domain.dataset.aggregate import DatasetSnapshot
 from exports.documents import LoadedDocument
@@ -120,9 +121,17 @@ class VisualCharts:
         for visual in page["visuals"]:
             layout = msgspec.convert(visual["layout"], GridLayout)
             box = visual_box(layout)
-            spec = await self._compile(
-                loaded, page, visual, dataset, width=box.width, height=box.height
-            )
+            try:
+                spec = await self._compile(
+                    loaded, page, visual, dataset, width=box.width, height=box.height
+                )
+            except DataError as error:
+                # One visual's failing query (a source gone, a measure that no longer
+                # compiles) costs that visual, not the page: it says why in its place.
+                placed.append(
+                    PlacedVisual(layout=layout, spec={}, name=_name(visual), error=error.detail)
+                )
+                continue
             placed.append(PlacedVisual(layout=layout, spec=spec, name=_name(visual)))
         return PageToRender(
             report_name=loaded.document.get("name") or "",

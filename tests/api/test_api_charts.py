@@ -4,7 +4,9 @@ PNG and PDF, now and as they were at an earlier version."""
 from __future__ import annotations
 
 import io
+from urllib.parse import urlsplit
 
+import asyncpg
 import pypdf
 
 from tests.api.charts_support import weather_report
@@ -167,3 +169,101 @@ async def test_drawing_asks_are_checked_and_answered_with_problems(loupe):
         )
     async with loupe.client(user="eve@example.com") as outsider:
         assert_problem(await outsider.get(f"{base}/visuals/{report.visuals['pie']}.svg"), 404)
+
+
+async def test_a_visual_whose_source_is_gone_costs_that_visual_not_the_page(
+    loupe, engines, db_schema
+):
+    source = f"{db_schema}_src"
+    conn = await asyncpg.connect(engines.postgres)
+    try:
+        await conn.execute(f'CREATE SCHEMA "{source}"')
+        await conn.execute(f'CREATE TABLE "{source}".sales (region text, amount numeric)')
+        await conn.execute(f"INSERT INTO \"{source}\".sales VALUES ('North', 10), ('South', 20)")
+        async with loupe.client() as client:
+            report = await weather_report(client)
+            parts = urlsplit(engines.postgres)
+            connected = await client.post(
+                f"/workspaces/{report.workspace_id}/datasets",
+                json={
+                    "name": "Sales (live)",
+                    "connector": "postgres",
+                    "config": {
+                        "host": parts.hostname or "127.0.0.1",
+                        "port": parts.port or 5432,
+                        "database": parts.path.lstrip("/"),
+                        "user": parts.username or "postgres",
+                        "password": parts.password,
+                        "sslmode": "disable",
+                    },
+                    "table": f"{source}.sales",
+                },
+            )
+            assert connected.status_code == 201, connected.text
+            live = (
+                await client.post(
+                    f"/workspaces/{report.workspace_id}/reports",
+                    json={"name": "Live sales", "dataset_id": connected.json()["id"]},
+                )
+            ).json()["id"]
+            page, bars = uid(), uid()
+            sent = await send(
+                client,
+                live,
+                {"type": "AddPage", "page_id": page, "name": "Regions"},
+                {
+                    "type": "AddVisual",
+                    "visual_id": bars,
+                    "page_id": page,
+                    "visual_type": "bar",
+                    "x": 0,
+                    "y": 0,
+                    "w": 12,
+                    "h": 10,
+                },
+                {"type": "BindField", "visual_id": bars, "well": "y", "field": "region"},
+                {
+                    "type": "BindField",
+                    "visual_id": bars,
+                    "well": "x",
+                    "field": "amount",
+                    "aggregation": "sum",
+                },
+                {
+                    "type": "SetProperty",
+                    "target": f"visual:{bars}",
+                    "path": "title.text",
+                    "value": "Amount by region",
+                },
+            )
+            assert sent.status_code == 200, sent.text
+            await client.get(f"/reports/{live}", params={"min_position": sent.json()["position"]})
+            drawn = await client.get(f"/reports/{live}/visuals/{bars}.svg")
+            assert drawn.status_code == 200, drawn.text
+
+            await conn.execute(f'DROP TABLE "{source}".sales')
+            # A new question (answers already asked are served from the cache).
+            filtered = await send(
+                client,
+                live,
+                {
+                    "type": "SetFilter",
+                    "target": f"visual:{bars}",
+                    "field": "region",
+                    "filter": {"op": "in", "values": ["North"]},
+                },
+            )
+            position = filtered.json()["position"]
+            gone = await client.get(
+                f"/reports/{live}/visuals/{bars}.svg", params={"min_position": position}
+            )
+            assert gone.status_code >= 400
+            assert gone.headers["content-type"].startswith("application/problem+json")
+            assert gone.status_code != 500, gone.text
+            page_pdf = await client.get(f"/reports/{live}/pages/{page}.pdf")
+            assert page_pdf.status_code == 200, page_pdf.text
+            text = pypdf.PdfReader(io.BytesIO(page_pdf.content)).pages[0].extract_text()
+            assert "Amount by region could not be rendered" in " ".join(text.split())
+    finally:
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{source}" CASCADE')
+        await conn.close()
