@@ -63,6 +63,14 @@ class SourceUnavailable(DataError):
     default_code = "source_unavailable"
 
 
+class SourceChanged(DataError):
+    """The source no longer has what the dataset reads (a table or column dropped or renamed
+    there): the dataset must be refreshed or connected again; nothing Loupe can retry."""
+
+    status = 409
+    default_code = "source_changed"
+
+
 class QueryTimeout(DataError):
     status = 504
     default_code = "query_timeout"

@@ -15,6 +15,7 @@ from connectors.errors import (
     InvalidQuery,
     QueryTimeout,
     SourceBusy,
+    SourceChanged,
     SourceUnavailable,
 )
 from connectors.postgres.config import PostgresConfig
@@ -69,7 +70,9 @@ def connect_failure(config: PostgresConfig, exc: BaseException) -> DataError:  #
     return error(scrub(detail, config))
 
 
-def query_failure(config: PostgresConfig, exc: BaseException, timeout: float) -> DataError:
+def query_failure(  # noqa: PLR0911 - one arm per failure
+    config: PostgresConfig, exc: BaseException, timeout: float
+) -> DataError:
     """Why running a statement failed."""
     match exc:
         case TimeoutError() | asyncpg.QueryCanceledError():
@@ -81,6 +84,14 @@ def query_failure(config: PostgresConfig, exc: BaseException, timeout: float) ->
         case asyncpg.InsufficientPrivilegeError():
             return InvalidConfig(
                 scrub(f"user {config.user!r} may not read this: {_message(exc)}", config)
+            )
+        case asyncpg.UndefinedTableError() | asyncpg.UndefinedColumnError():
+            return SourceChanged(
+                scrub(
+                    f"the source no longer has what this dataset reads: {_message(exc)}; "
+                    "refresh the dataset (POST /datasets/{id}/refresh) or connect it again",
+                    config,
+                )
             )
         case asyncpg.PostgresConnectionError() | asyncpg.ConnectionDoesNotExistError():
             return SourceUnavailable(scrub(f"the connection was lost: {_message(exc)}", config))

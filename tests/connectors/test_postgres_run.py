@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pytest
 
-from connectors.errors import InvalidQuery, QueryTimeout, SourceBusy, TooLarge
+from connectors.errors import InvalidQuery, QueryTimeout, SourceBusy, SourceChanged, TooLarge
 from connectors.plugin import CompiledQuery
 from connectors.postgres import PostgresConfig, PostgresConnector
 from connectors.postgres.connector import SMALL_RESULT_ROWS, expected_rows
@@ -288,8 +288,16 @@ def test_a_final_limit_tells_the_expected_size() -> None:
 async def test_sql_postgres_rejects_is_an_invalid_query(
     connector: PostgresConnector, cfg: PostgresConfig
 ) -> None:
-    with pytest.raises(InvalidQuery, match=r"PostgreSQL rejected the query: .*no_such_table"):
+    with pytest.raises(InvalidQuery, match=r"PostgreSQL rejected the query: .*no_such_function"):
+        await connector.run(cfg, query("SELECT no_such_function(1)"), timeout=30)
+
+
+async def test_a_table_gone_from_the_source_is_a_source_change(
+    connector: PostgresConnector, cfg: PostgresConfig
+) -> None:
+    with pytest.raises(SourceChanged, match=r"no_such_table.*refresh the dataset") as caught:
         await connector.run(cfg, query("SELECT * FROM no_such_table"), timeout=30)
+    assert caught.value.status == 409
 
 
 @pytest.mark.parametrize("small", [False, True])
