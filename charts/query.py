@@ -117,28 +117,15 @@ LEGEND_TAKES_ONE_VALUE: Final = frozenset(
         "combo",
     }
 )
+#: The bar, column, line and area family (combo included): one category axis, value series,
+#: a legend; one compiler draws them all (charts/compiler/cartesian.py).
+CARTESIAN: Final = LEGEND_TAKES_ONE_VALUE
 #: Types whose ``first`` reduction counts rows, not categories with their series.
 ROW_LIMITED: Final = frozenset({"table", "matrix", "multi_row_card", "slicer", "kpi"})
 #: Types whose ``first`` reduction counts rows even without a category.
 ROWS_COUNTED: Final = frozenset({"table", "matrix", "heatmap", "histogram", "multi_row_card"})
 #: Types that can be split into small multiples.
-SMALL_MULTIPLES: Final = frozenset(
-    {
-        "column",
-        "clustered_column",
-        "stacked_column",
-        "percent_stacked_column",
-        "bar",
-        "clustered_bar",
-        "stacked_bar",
-        "percent_stacked_bar",
-        "line",
-        "area",
-        "stacked_area",
-        "percent_stacked_area",
-        "scatter",
-    }
-)
+SMALL_MULTIPLES: Final = (CARTESIAN - {"combo"}) | {"scatter"}
 
 
 class Role(msgspec.Struct, frozen=True):

@@ -27,7 +27,7 @@ from charts.compiler.slicer import compile_slicer
 from charts.compiler.tables import compile_table
 from charts.compiler.treemap import compile_treemap
 from charts.compiler.waterfall import compile_waterfall
-from charts.query import QueryPlan
+from charts.query import CARTESIAN, QueryPlan
 from charts.theme import Theme, parse_theme
 
 Result = Mapping[str, Any]
@@ -70,24 +70,7 @@ def _grid(compile_grid: Callable[[Context], dict[str, Any] | None]) -> Compiler:
 
 
 COMPILERS: Final[dict[str, Compiler]] = {
-    **dict.fromkeys(
-        (
-            "column",
-            "clustered_column",
-            "stacked_column",
-            "percent_stacked_column",
-            "bar",
-            "clustered_bar",
-            "stacked_bar",
-            "percent_stacked_bar",
-            "line",
-            "area",
-            "stacked_area",
-            "percent_stacked_area",
-            "combo",
-        ),
-        _cartesian,
-    ),
+    **dict.fromkeys(CARTESIAN, _cartesian),
     "waterfall": _chart(compile_waterfall),
     "funnel": _chart(compile_funnel),
     "pie": _chart(compile_pie),
