@@ -32,8 +32,10 @@ from arq.connections import ArqRedis
 from arq.constants import result_key_prefix
 
 from charts.page import PageToRender, Paper, page_png_async, report_pdf_async
+from charts.render import RenderError
 from connectors.blobs import BlobStore
-from domain.errors import InvalidCommand, NotFound
+from connectors.errors import DataError
+from domain.errors import DomainError, InvalidCommand, NotFound
 from exports.options import ExportJob, ExportRequest, export_job
 from exports.records import RETENTION, ExportRecord, ExportRecords
 
@@ -52,10 +54,6 @@ TRANSIENT: Final = (
     redis.exceptions.ConnectionError,
     asyncio.TimeoutError,
 )
-
-
-class ExportFailed(Exception):
-    """An export that cannot succeed however often it is tried (its reason is the message)."""
 
 
 @dataclass(frozen=True)
@@ -192,8 +190,14 @@ class Exports:
             record.error = f"try {job_try} failed: {error}; retrying"
             await self.records.save(record)
             raise Retry(defer=delay) from error
-        except (ExportFailed, NotFound, ValueError) as error:
-            await self._fail(record, str(error))
+        except (DomainError, DataError, RenderError, ValueError) as error:
+            # Cannot succeed however often it is tried: the reason goes in the record.
+            await self._fail(record, getattr(error, "detail", None) or str(error))
+            return record
+        except Exception:
+            # A bug: logged with its traceback; the record must not say "running" forever.
+            log.exception("export %s failed unexpectedly", job.job_id)
+            await self._fail(record, "an unexpected error; the worker's log has the details")
             return record
         finished = self.clock()
         record.status = "complete"

@@ -13,6 +13,7 @@ import redis.asyncio as aioredis
 from arq import Retry
 
 from charts.page import PageToRender
+from charts.render import RenderFailed
 from connectors.blobs import open_blob_store
 from domain.errors import NotFound
 from exports.options import ExportRequest, export_job
@@ -89,3 +90,21 @@ async def test_a_report_that_is_gone_fails_the_job_at_once(records, tmp_path):
     stored = await records.get(job.job_id)
     assert stored.status == "failed"
     assert stored.finished_at <= dt.datetime.now(dt.UTC)
+
+
+async def test_a_render_failure_fails_the_job_with_its_reason(records, tmp_path):
+    pages = FlakyPages(failures=1, error=RenderFailed("the chart engine crashed"))
+    exports, job = await _exports(records, tmp_path, pages)
+    record = await exports.run(job, 1)
+    assert record.status == "failed"
+    assert record.error == "the chart engine crashed"
+    assert (await records.get(job.job_id)).status == "failed"
+
+
+async def test_an_unexpected_error_fails_the_job_instead_of_leaving_it_running(records, tmp_path):
+    pages = FlakyPages(failures=1, error=KeyError("pages"))
+    exports, job = await _exports(records, tmp_path, pages)
+    record = await exports.run(job, 1)
+    assert record.status == "failed"
+    assert "unexpected error" in record.error
+    assert (await records.get(job.job_id)).status == "failed"
