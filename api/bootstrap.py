@@ -72,16 +72,17 @@ async def open_exports(
     (their records in Redis, their files in the blob store, their queue on arq)."""
     from arq.connections import ArqRedis  # noqa: PLC0415 - see the data side's import
 
+    from charts.render import configure_render_workers, default_render_workers  # noqa: PLC0415
     from exports.charts import VisualCharts  # noqa: PLC0415
     from exports.documents import ReportDocuments  # noqa: PLC0415
     from exports.pages import StoredReportPages  # noqa: PLC0415
     from exports.records import ExportRecords  # noqa: PLC0415
     from exports.service import Exports  # noqa: PLC0415
 
-    if settings.render_workers is not None:
-        from charts.render import configure_render_workers  # noqa: PLC0415
-
-        configure_render_workers(settings.render_workers)
+    workers = settings.render_workers
+    configure_render_workers(
+        default_render_workers() if workers is None else workers, timeout=settings.render_timeout
+    )
     queue = ArqRedis.from_url(_require(settings.redis_url, "REDIS"))
     try:
         documents = ReportDocuments(pool, store, settings.read_schema)

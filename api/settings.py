@@ -79,6 +79,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     #: Processes that draw charts (charts/render.py; ~100 MB each); None: min(2, cores);
     #: 0: threads in the server's own process.
     render_workers: int | None = None
+    #: Seconds one conversion (a chart, a page) may take in a render worker before it is
+    #: stopped (charts/render.py).
+    render_timeout: float = 60.0
 
     @property
     def smtp(self) -> SmtpSettings | None:
@@ -189,6 +192,7 @@ _PARSERS: dict[str, tuple[str, Callable[[str, str], object]]] = {
     "SMTP_VALIDATE_CERTS": ("smtp_validate_certs", _flag),
     "PUBLIC_URL": ("public_url", _text),
     "RENDER_WORKERS": ("render_workers", partial(_integer, low=0, high=64)),
+    "RENDER_TIMEOUT": ("render_timeout", partial(_float, low=1, high=3600)),
 }
 
 

@@ -33,6 +33,7 @@ from charts.canvas import Box, GridLayout, canvas_size, visual_box
 from charts.render import (
     RenderError,
     RenderFailed,
+    RenderTimedOut,
     check_scale,
     render_svg,
     run_off_loop,
@@ -418,8 +419,18 @@ async def page_svg_async(
     page: PageToRender, paper: Paper | None = None, *, page_label: str = ""
 ) -> str:
     """``page_svg``, each visual rendered in a render worker, concurrently."""
-    svgs = await asyncio.gather(*(run_off_loop(render_visual, v) for v in page.visuals))
+    svgs = await asyncio.gather(*(_visual_svg_async(visual) for visual in page.visuals))
     return compose_page(page, paper or Paper(), svgs, page_label=page_label)
+
+
+async def _visual_svg_async(visual: PlacedVisual) -> str:
+    """``render_visual`` in a render worker; a visual that overruns the render time limit
+    is a placeholder that says so (the rest of the page is drawn)."""
+    try:
+        return await run_off_loop(render_visual, visual)
+    except RenderTimedOut as error:
+        box = visual_box(visual.layout)
+        return _placeholder(visual.name, error, box.width, box.height)
 
 
 async def page_pdf_async(

@@ -29,10 +29,9 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from typing import Any, ClassVar, Final, ParamSpec, TypeVar
 
+import pebble
 import vl_convert as vlc
 
 from charts.fonts import register_bundled_fonts
@@ -369,55 +368,83 @@ _PARENT_CHECK_SECONDS: Final = 1.0
 
 # --- off the event loop -------------------------------------------------------------------
 
+#: How long one conversion may run in a render worker before the worker is stopped (seconds).
+DEFAULT_RENDER_TIMEOUT: Final = 60.0
+
+
+class RenderTimedOut(RenderError):
+    """A conversion ran longer than the render time limit and was stopped (its worker was
+    killed and replaced). Almost always a chart with too much to draw."""
+
+    default_code = "render_timeout"
+
+
+def default_render_workers() -> int:
+    """Render worker processes unless configured: min(2, cores)."""
+    return min(2, os.cpu_count() or 1)
+
 
 class _RenderPool:
-    """The worker processes, created on first use and re-created after a worker dies."""
+    """The worker processes (pebble: a conversion that overruns its time limit, or whose
+    caller gives up, is stopped by killing its worker, which is then replaced), created on
+    first use."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._executor: ProcessPoolExecutor | None = None
-        self.workers = min(2, os.cpu_count() or 1)
+        self._pool: pebble.ProcessPool | None = None
+        self.workers = default_render_workers()
+        self.timeout: float | None = DEFAULT_RENDER_TIMEOUT
 
-    def executor(self) -> ProcessPoolExecutor | None:
+    def pool(self) -> pebble.ProcessPool | None:
         """The process pool, or ``None`` when conversions run in threads (workers = 0)."""
         with self._lock:
             if self.workers == 0:
                 return None
-            if self._executor is None:
-                self._executor = ProcessPoolExecutor(
+            if self._pool is None or not self._pool.active:
+                self._pool = pebble.ProcessPool(
                     max_workers=self.workers,
-                    # vl-convert starts threads of its own: forking them is unsafe, spawning is not.
-                    mp_context=multiprocessing.get_context("spawn"),
                     initializer=_start_worker,
                     initargs=(os.getpid(),),
+                    # vl-convert starts threads of its own: forking them is unsafe, spawning is not.
+                    context=multiprocessing.get_context("spawn"),
                 )
-            return self._executor
-
-    def discard(self, executor: ProcessPoolExecutor) -> None:
-        with self._lock:
-            if self._executor is executor:
-                self._executor = None
-        executor.shutdown(wait=False)
+            return self._pool
 
     def shutdown(self) -> None:
         with self._lock:
-            executor, self._executor = self._executor, None
-        if executor is not None:
-            executor.shutdown(wait=True, cancel_futures=True)
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.stop()  # type: ignore[no-untyped-call]  # running conversions are abandoned
+            pool.join()
 
 
 _pool = _RenderPool()
 
 
-def configure_render_workers(workers: int) -> None:
-    """How many worker processes render off the event loop; 0 renders in threads instead.
+def configure_render_workers(
+    workers: int, *, timeout: float | None = DEFAULT_RENDER_TIMEOUT
+) -> None:
+    """How many worker processes render off the event loop (0 renders in threads instead),
+    and how long one conversion may take in a worker (``None``: no limit; threads have none).
 
     The default is min(2, cores). Each worker holds its own JavaScript engine (~100 MB).
     """
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
         raise ValueError(f"workers must be a whole number >= 0, got {workers!r}")
+    if timeout is not None and (
+        isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0
+    ):
+        raise ValueError(f"timeout must be a number of seconds above 0, got {timeout!r}")
+    if (workers, timeout) == (_pool.workers, _pool.timeout):
+        return  # as it is: workers already started keep running
     _pool.shutdown()
     _pool.workers = workers
+    _pool.timeout = timeout
+
+
+def render_timeout() -> float | None:
+    """The time limit of one conversion in a render worker, in seconds."""
+    return _pool.timeout
 
 
 def shutdown_render_workers() -> None:
@@ -428,18 +455,27 @@ def shutdown_render_workers() -> None:
 async def run_off_loop(function: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
     """``function(*args, **kwargs)`` in a render worker; its arguments and result are pickled.
 
-    A worker that dies (a crash, the OOM killer) fails this call with ``RenderFailed``; the
-    pool is replaced so that the next call works.
+    A call that runs longer than the time limit raises ``RenderTimedOut``; one whose worker
+    dies (a crash, the OOM killer) raises ``RenderFailed``. Either way the worker is replaced
+    and the next call works. Cancelling the call (a client that went away) stops its worker.
     """
-    call = functools.partial(function, *args, **kwargs)
-    executor = _pool.executor()
-    if executor is None:
-        return await asyncio.to_thread(call)
+    pool = _pool.pool()
+    if pool is None:
+        return await asyncio.to_thread(functools.partial(function, *args, **kwargs))
+    limit = _pool.timeout
+    future = pool.schedule(function, args=args, kwargs=kwargs, timeout=limit)
     try:
-        return await asyncio.get_running_loop().run_in_executor(executor, call)
-    except BrokenProcessPool as error:
-        _pool.discard(executor)
+        result: _T = await asyncio.wrap_future(future)
+    except TimeoutError as error:
+        if error.args[:1] != ("Task timeout",):
+            raise  # the function's own
+        raise RenderTimedOut(
+            f"drawing took longer than {limit:g} s and was stopped; show less (a filter, "
+            "a Top N, a coarser date grain) or a simpler visual"
+        ) from error
+    except pebble.ProcessExpired as error:
         raise RenderFailed("a render worker died while rendering; try again") from error
+    return result
 
 
 async def render_svg_async(spec: Spec) -> str:

@@ -38,6 +38,7 @@ def test_settings_survive_the_trip_through_the_environment():
         smtp_validate_certs=False,
         public_url="https://bi.example.com",
         render_workers=0,
+        render_timeout=45.0,
     )
     assert load_settings(settings_env(settings)) == settings
     smtp = settings.smtp
@@ -57,6 +58,11 @@ def test_without_a_mail_server_there_are_no_smtp_settings():
 def test_a_mail_security_loupe_does_not_know_is_refused():
     with pytest.raises(SettingsError, match="LOUPE_SMTP_SECURITY"):
         load_settings({"LOUPE_SMTP_SECURITY": "tls1.0"})
+
+
+def test_a_render_time_limit_below_a_second_is_refused():
+    with pytest.raises(SettingsError, match="LOUPE_RENDER_TIMEOUT"):
+        load_settings({"LOUPE_RENDER_TIMEOUT": "0"})
 
 
 def test_unset_engines_stay_unset_and_the_data_directory_becomes_absolute():
