@@ -26,6 +26,8 @@ class FieldOut(msgspec.Struct, frozen=True, kw_only=True):
     column: str
     #: The source's type when the field was retyped.
     source_type: str | None = None
+    #: Names it had, the newest first: visuals and expressions that use one still find it.
+    former_names: list[str] = msgspec.field(default_factory=list)
 
 
 class CalculatedColumnOut(msgspec.Struct, frozen=True, kw_only=True):
@@ -33,12 +35,14 @@ class CalculatedColumnOut(msgspec.Struct, frozen=True, kw_only=True):
     expression: str
     type: str
     role: str
+    former_names: list[str] = msgspec.field(default_factory=list)
 
 
 class MeasureOut(msgspec.Struct, frozen=True, kw_only=True):
     name: str
     expression: str
     format: str | None = None
+    former_names: list[str] = msgspec.field(default_factory=list)
 
 
 class DatasetOut(msgspec.Struct, frozen=True, kw_only=True):
@@ -91,15 +95,27 @@ def dataset_out(record: DatasetRecord, data: DataSide) -> DatasetOut:
                 hidden=f.hidden,
                 column=f.column,
                 source_type=f.source_type,
+                former_names=list(f.former_names),
             )
             for f in schema.fields
         ],
         calculated_columns=[
-            CalculatedColumnOut(name=c.name, expression=c.expression, type=c.type, role=c.role)
+            CalculatedColumnOut(
+                name=c.name,
+                expression=c.expression,
+                type=c.type,
+                role=c.role,
+                former_names=list(c.former_names),
+            )
             for c in schema.calculated_columns
         ],
         measures=[
-            MeasureOut(name=m.name, expression=m.expression, format=m.format)
+            MeasureOut(
+                name=m.name,
+                expression=m.expression,
+                format=m.format,
+                former_names=list(m.former_names),
+            )
             for m in schema.measures
         ],
         version=snapshot.version,

@@ -34,6 +34,8 @@ class DatasetField(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True
     kind: FieldKind = "column"
     #: A measure's number format ("#,0.00", "0.0%"), as the dataset defines it.
     format: str | None = None
+    #: Names it had: a visual bound before a rename still finds it (``DatasetSchema.field``).
+    former_names: tuple[str, ...] = ()
 
     @property
     def is_measure(self) -> bool:
@@ -53,10 +55,14 @@ class FieldIndex:
 
     def __init__(self, fields: Sequence[DatasetField | Mapping[str, object]]) -> None:
         self._by_name: dict[str, DatasetField] = {}
-        for item in fields:
-            field = item if isinstance(item, DatasetField) else _convert(item)
-            if field is not None:
-                self._by_name.setdefault(field.name.casefold(), field)
+        converted = [item if isinstance(item, DatasetField) else _convert(item) for item in fields]
+        known = [field for field in converted if field is not None]
+        for field in known:
+            self._by_name.setdefault(field.name.casefold(), field)
+        # Then the former names, where no name of now has taken them.
+        for field in known:
+            for former in field.former_names:
+                self._by_name.setdefault(former.casefold(), field)
 
     def get(self, name: object) -> DatasetField | None:
         if not isinstance(name, str):
@@ -78,14 +84,25 @@ def dataset_fields(schema: DatasetSchema) -> list[DatasetField]:
     """The bindable names of a dataset schema: its visible and hidden fields, calculated
     columns and measures (measure types are left to the query's answer)."""
     fields = [
-        DatasetField(name=f.name, type=f.type, role=f.role, kind="column") for f in schema.fields
+        DatasetField(
+            name=f.name, type=f.type, role=f.role, kind="column", former_names=f.former_names
+        )
+        for f in schema.fields
     ]
     fields += [
-        DatasetField(name=c.name, type=c.type, role=c.role, kind="calculated")
+        DatasetField(
+            name=c.name, type=c.type, role=c.role, kind="calculated", former_names=c.former_names
+        )
         for c in schema.calculated_columns
     ]
     fields += [
-        DatasetField(name=m.name, role="measure", kind="measure", format=m.format)
+        DatasetField(
+            name=m.name,
+            role="measure",
+            kind="measure",
+            format=m.format,
+            former_names=m.former_names,
+        )
         for m in schema.measures
     ]
     return fields

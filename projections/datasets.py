@@ -45,7 +45,8 @@ class DatasetRecord(msgspec.Struct, frozen=True, kw_only=True):
 
 class DatasetCatalogue:
     name = "datasets"
-    version = 1
+    #: 2: fields, calculated columns and measures keep their former names.
+    version = 2
     event_types: frozenset[str] = frozenset(EVENT_TYPES)
     tables: tuple[str, ...] = (DATASETS,)
 

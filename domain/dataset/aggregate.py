@@ -44,6 +44,7 @@ from domain.dataset.events import (
 from domain.dataset.schema import (
     FIELD_ROLES,
     FIELD_TYPES,
+    MAX_FORMER_NAMES,
     CalculatedColumn,
     DatasetSchema,
     Field,
@@ -143,7 +144,14 @@ class Dataset:
             case DatasetDeleted():
                 self.deleted = True
             case FieldRenamed():
-                self._replace_field(event.column, name=event.name)
+                field = self._fields.get(event.column)
+                if field is not None:
+                    self._release(field.name, event.name)
+                    self._fields[event.column] = _with(
+                        field,
+                        name=event.name,
+                        former_names=_former(field.former_names, field.name, event.name),
+                    )
             case FieldRetyped():
                 self._replace_field(event.column, type=event.field_type)
             case FieldRoleSet():
@@ -157,10 +165,14 @@ class Dataset:
                     name=event.name, expression=event.expression, format=event.format
                 )
             case MeasureChanged():
-                del self._measures[event.name.casefold()]
+                measure = self._measures.pop(event.name.casefold())
                 name = event.new_name or event.name
+                self._release(measure.name, name)
                 self._measures[name.casefold()] = Measure(
-                    name=name, expression=event.expression, format=event.format
+                    name=name,
+                    expression=event.expression,
+                    format=event.format,
+                    former_names=_former(measure.former_names, measure.name, name),
                 )
             case MeasureRemoved():
                 self._measures.pop(event.name.casefold(), None)
@@ -172,16 +184,48 @@ class Dataset:
                     role=event.role,
                 )
             case CalculatedColumnChanged():
-                del self._calculated[event.name.casefold()]
+                column = self._calculated.pop(event.name.casefold())
                 name = event.new_name or event.name
+                self._release(column.name, name)
                 self._calculated[name.casefold()] = CalculatedColumn(
-                    name=name, expression=event.expression, type=event.field_type, role=event.role
+                    name=name,
+                    expression=event.expression,
+                    type=event.field_type,
+                    role=event.role,
+                    former_names=_former(column.former_names, column.name, name),
                 )
             case CalculatedColumnRemoved():
                 self._calculated.pop(event.name.casefold(), None)
         self.version = version
         if type(event).__name__ in DATA_CHANGING:
             self.data_version = version
+
+    def _release(self, old: str, new: str) -> None:
+        """Before an item is renamed from ``old`` to ``new``: no other item keeps ``old`` as a
+        former name (it now points to the item renamed), so each former name has one owner."""
+        if old.casefold() == new.casefold():
+            return
+        folded = old.casefold()
+
+        def holds(item: Field | CalculatedColumn | Measure) -> bool:
+            return any(f.casefold() == folded for f in item.former_names)
+
+        def without(names: tuple[str, ...]) -> tuple[str, ...]:
+            return tuple(f for f in names if f.casefold() != folded)
+
+        for key, field in self._fields.items():
+            if holds(field):
+                self._fields[key] = _with(field, former_names=without(field.former_names))
+        for key, column in self._calculated.items():
+            if holds(column):
+                self._calculated[key] = msgspec.structs.replace(
+                    column, former_names=without(column.former_names)
+                )
+        for key, measure in self._measures.items():
+            if holds(measure):
+                self._measures[key] = msgspec.structs.replace(
+                    measure, former_names=without(measure.former_names)
+                )
 
     def _replace_field(self, column: str, **changes: Any) -> None:
         field = self._fields.get(column)
@@ -457,9 +501,20 @@ def _with(field: Field, **changes: Any) -> Field:
         "role": field.role,
         "hidden": field.hidden,
         "source_type": field.source_type,
+        "former_names": field.former_names,
         **changes,
     }
     return Field(**values)
+
+
+def _former(names: tuple[str, ...], old: str, new: str) -> tuple[str, ...]:
+    """An item's former names once it is renamed from ``old`` to ``new``: ``old`` first (unless
+    only its case changed), without ``new`` (its name again), at most ``MAX_FORMER_NAMES``."""
+    if old.casefold() == new.casefold():
+        return names
+    drop = {old.casefold(), new.casefold()}
+    kept = [f for f in names if f.casefold() not in drop]
+    return (old, *kept)[:MAX_FORMER_NAMES]
 
 
 def _with_schema(schema: DatasetSchema, **changes: Any) -> DatasetSchema:

@@ -2,14 +2,19 @@
 
 A field is a column of the source (a CSV's Parquet file, a PostgreSQL table) under the name
 people see. ``column`` is the source's own name and never changes; ``name`` can be renamed, and
-queries, measures and visuals use ``name``. Everything here is plain data, shared by the
-dataset aggregate, the query compiler (connectors/query), the measure language
-(connectors/measures) and the API.
+queries, measures and visuals use ``name``. A renamed field, calculated column or measure keeps
+its ``former_names``: a name no item holds now still finds the item that last held it, so the
+visuals and expressions that say ``amount`` go on working once it is called ``Sales amount``
+(Power BI keeps them working by rewriting them; the reports here are streams of their own,
+edited offline too, so they are resolved instead of rewritten).
+
+Everything here is plain data, shared by the dataset aggregate, the query compiler
+(connectors/query), the measure language (connectors/measures) and the API.
 """
 
 from __future__ import annotations
 
-from typing import Final, Literal, get_args
+from typing import Final, Literal, TypeVar, get_args
 
 import msgspec
 
@@ -21,6 +26,9 @@ FIELD_TYPES: Final[tuple[FieldType, ...]] = get_args(FieldType)
 #: As in Power BI: a dimension groups and filters, a measure is aggregated (summed by default).
 FieldRole = Literal["dimension", "measure"]
 FIELD_ROLES: Final[tuple[FieldRole, ...]] = get_args(FieldRole)
+
+#: Former names an item keeps, the newest first.
+MAX_FORMER_NAMES: Final = 8
 
 NUMERIC_TYPES: Final[frozenset[str]] = frozenset({"integer", "decimal"})
 TEMPORAL_TYPES: Final[frozenset[str]] = frozenset({"date", "timestamp"})
@@ -39,6 +47,8 @@ class Field(msgspec.Struct, frozen=True, kw_only=True):
     #: The type the source has (None: the same as ``type``). A retyped field differs: queries
     #: cast the source column to ``type``.
     source_type: FieldType | None = None
+    #: Names it had before, the newest first (see the module's docstring).
+    former_names: tuple[str, ...] = ()
 
 
 class CalculatedColumn(msgspec.Struct, frozen=True, kw_only=True):
@@ -49,6 +59,7 @@ class CalculatedColumn(msgspec.Struct, frozen=True, kw_only=True):
     expression: str
     type: FieldType
     role: FieldRole
+    former_names: tuple[str, ...] = ()
 
 
 class Measure(msgspec.Struct, frozen=True, kw_only=True):
@@ -59,6 +70,10 @@ class Measure(msgspec.Struct, frozen=True, kw_only=True):
     expression: str
     #: A number format for visuals ("#,0.00", "0.0%"); not used by queries.
     format: str | None = None
+    former_names: tuple[str, ...] = ()
+
+
+_Named = TypeVar("_Named", Field, CalculatedColumn, Measure)
 
 
 class DatasetSchema(msgspec.Struct, frozen=True, kw_only=True):
@@ -69,16 +84,24 @@ class DatasetSchema(msgspec.Struct, frozen=True, kw_only=True):
     measures: tuple[Measure, ...] = ()
 
     def field(self, name: str) -> Field | None:
-        folded = name.casefold()
-        return next((f for f in self.fields if f.name.casefold() == folded), None)
+        """The field called ``name`` (case-insensitively), or that was, if nothing is now."""
+        return self._named(self.fields, name)
 
     def calculated_column(self, name: str) -> CalculatedColumn | None:
-        folded = name.casefold()
-        return next((c for c in self.calculated_columns if c.name.casefold() == folded), None)
+        return self._named(self.calculated_columns, name)
 
     def measure(self, name: str) -> Measure | None:
+        return self._named(self.measures, name)
+
+    def _named(self, items: tuple[_Named, ...], name: str) -> _Named | None:
         folded = name.casefold()
-        return next((m for m in self.measures if m.name.casefold() == folded), None)
+        found = next((item for item in items if item.name.casefold() == folded), None)
+        if found is not None or folded in self.names():
+            return found
+        return next(
+            (item for item in items if any(f.casefold() == folded for f in item.former_names)),
+            None,
+        )
 
     def names(self) -> set[str]:
         """Every name taken (case-folded): fields, calculated columns and measures share one

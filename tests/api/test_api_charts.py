@@ -3,13 +3,14 @@ PNG and PDF, now and as they were at an earlier version."""
 
 from __future__ import annotations
 
+import csv
 import io
 from urllib.parse import urlsplit
 
 import asyncpg
 import pypdf
 
-from tests.api.charts_support import weather_report
+from tests.api.charts_support import WEATHER, weather_report
 from tests.apiclient import assert_problem, send, uid
 from tests.images import pixel_variance, png_size
 
@@ -266,3 +267,38 @@ async def test_a_visual_whose_source_is_gone_costs_that_visual_not_the_page(
     finally:
         await conn.execute(f'DROP SCHEMA IF EXISTS "{source}" CASCADE')
         await conn.close()
+
+
+async def test_visuals_and_measures_written_before_a_field_rename_keep_working(loupe):
+    async with loupe.client() as client:
+        report = await weather_report(client)
+        base = f"/datasets/{report.dataset_id}"
+        defined = await client.post(
+            f"{base}/measures", json={"name": "Rainfall", "expression": "SUM([precipitation])"}
+        )
+        assert defined.status_code == 201, defined.text
+        for old, new in (("weather", "Conditions"), ("precipitation", "Rain (mm)")):
+            renamed = await client.patch(f"{base}/fields/{old}", json={"name": new})
+            assert renamed.status_code == 200, renamed.text
+        fields = {f["name"]: f for f in renamed.json()["fields"]}
+        assert fields["Conditions"]["former_names"] == ["weather"]
+        # The pie still binds "weather" and "precipitation": drawn under the new names.
+        pie = report.visuals["pie"]
+        response = await client.get(f"/reports/{report.report_id}/visuals/{pie}/spec")
+        assert response.status_code == 200, response.text
+        rows = _values(response.json())
+        assert sorted(row["color0"] for row in rows) == ["drizzle", "fog", "rain", "snow", "sun"]
+        assert "Conditions" in response.text
+        assert "Rain (mm)" in response.text
+        with WEATHER.open() as file:
+            total = sum(float(row["precipitation"]) for row in csv.DictReader(file))
+        assert abs(sum(row["values0"] for row in rows) - total) < 1e-6
+        # A query and a measure written with the old names answer too.
+        answer = await client.post(
+            f"{base}/query",
+            json={"dimensions": ["weather"], "measures": [{"measure": "Rainfall"}]},
+        )
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        assert [c["name"] for c in body["columns"]] == ["Conditions", "Rainfall"]
+        assert abs(sum(row[1] for row in body["rows"]) - total) < 1e-6

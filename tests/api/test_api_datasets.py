@@ -142,7 +142,7 @@ async def test_a_measure_with_a_syntax_error_is_refused_with_its_position(loupe)
     assert after["version"] == dataset["version"]
 
 
-async def test_a_renamed_field_is_queried_by_its_new_name(loupe):
+async def test_a_renamed_field_is_queried_by_its_new_name_and_answers_to_its_old_one(loupe):
     async with loupe.client() as client:
         _, dataset = await weather_dataset(client)
         response = await client.patch(
@@ -154,12 +154,19 @@ async def test_a_renamed_field_is_queried_by_its_new_name(loupe):
             dataset["id"],
             {"dimensions": ["Sky"], "measures": [{"field": "wind", "agg": "max"}]},
         )
-        old = await client.post(
-            f"/datasets/{dataset['id']}/query", json={"dimensions": ["weather"], "measures": []}
+        old = await query(client, dataset["id"], {"dimensions": ["weather"], "measures": []})
+        # Once another field takes the old name, the old name means that field.
+        taken = await client.patch(
+            f"/datasets/{dataset['id']}/fields/date", json={"name": "weather"}
         )
+        assert taken.status_code == 200, taken.text
+        now = await query(client, dataset["id"], {"dimensions": ["weather"], "measures": []})
     assert answer["columns"][0]["name"] == "Sky"
     assert len(answer["rows"]) == 5
-    assert_problem(old, 400)
+    assert [c["name"] for c in old["columns"]] == ["Sky"]
+    assert sorted(row[0] for row in old["rows"]) == sorted(row[0] for row in answer["rows"])
+    assert now["columns"] == [{"name": "weather", "type": "date"}]
+    assert len(now["rows"]) == 1461
 
 
 async def test_a_reupload_is_a_new_data_version_and_old_answers_are_never_served(loupe):

@@ -46,6 +46,25 @@ def test_a_field_the_dataset_lacks_is_skipped_with_a_warning() -> None:
     assert any("Region" in w for w in plan.warnings)
 
 
+def test_a_visual_bound_before_a_rename_queries_and_labels_the_new_names() -> None:
+    fields = [
+        DatasetField(name="Area", type="text", former_names=("Origin",)),
+        DatasetField(name="Power", type="integer", role="measure", former_names=("Horsepower",)),
+        DatasetField(name="Car count", kind="measure", role="measure", former_names=("Cars",)),
+        # A name in use now wins over a former name.
+        DatasetField(name="Horsepower", type="text"),
+    ]
+    bound = visual("column", {"x": ["Origin"], "y": [("Horsepower", "avg"), "Cars"]})
+    plan = query_for(bound, dataset_fields=fields)
+    assert plan is not None
+    assert plan.spec["dimensions"] == ["Area"]
+    assert plan.spec["measures"][:2] == [
+        {"field": "Horsepower", "agg": "count"},
+        {"measure": "Car count"},
+    ]
+    assert plan.role("x").label == "Area"
+
+
 def test_a_dataset_measure_is_queried_by_name_and_labelled_by_it() -> None:
     plan = plan_of("column", {"x": ["Origin"], "y": [("Cars", "sum")]})
     assert plan.spec["measures"] == [{"measure": "Cars"}]

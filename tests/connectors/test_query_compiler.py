@@ -170,6 +170,62 @@ def test_hidden_fields_can_be_queried() -> None:
     assert columns == (OutputColumn(name="Secret", type="text"),)
 
 
+def test_names_from_before_a_rename_still_compile_under_the_new_names() -> None:
+    renamed = DatasetSchema(
+        fields=(
+            Field(
+                name="Area",
+                column="region",
+                type="text",
+                role="dimension",
+                former_names=("Region",),
+            ),
+            Field(
+                name="Revenue",
+                column="amount",
+                type="decimal",
+                role="measure",
+                former_names=("Sales Amount", "amount"),
+            ),
+        ),
+        calculated_columns=(
+            CalculatedColumn(
+                name="Net revenue",
+                expression="[Sales Amount] * 0.8",
+                type="decimal",
+                role="measure",
+                former_names=("Net",),
+            ),
+        ),
+        # Written before any rename: it still names [Sales Amount] and [Net].
+        measures=(
+            Measure(name="Total net", expression="SUM([Net])", former_names=("Total",)),
+            Measure(name="Share", expression="DIVIDE([Total], SUM([Sales Amount]))"),
+        ),
+    )
+    spec = msgspec.convert(
+        {
+            "dimensions": ["region"],
+            "measures": [
+                {"field": "amount", "agg": "sum"},
+                {"measure": "Total"},
+                {"measure": "Share"},
+            ],
+            "filters": [{"op": "in", "field": "Region", "values": ["East"]}],
+        },
+        QuerySpec,
+    )
+    query = compile_query(spec, renamed, relation=RELATION, dialect="duckdb", today=TODAY)
+    assert [column.name for column in query.columns] == [
+        "Area",
+        "Revenue (sum)",
+        "Total net",
+        "Share",
+    ]
+    assert query.sql.count('"amount"') >= 1
+    assert query.sql.count('"region"') >= 1
+
+
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
