@@ -25,6 +25,7 @@ from commands.dataset import (
     DefineMeasure,
 )
 from connectors.measures import check_calculated_column, check_measure
+from connectors.measures.references import rename_references
 from domain.dataset.aggregate import Dataset
 from domain.dataset.events import DatasetEvent
 
@@ -53,7 +54,9 @@ async def change_field(
                 dataset.hide_field(field.name) if data.hidden else dataset.show_field(field.name)
             )
         if data.name is not None and data.name != field.name:
-            events.append(dataset.rename_field(field.name, data.name))
+            renamed = dataset.rename_field(field.name, data.name)
+            events.append(renamed)
+            events += dataset.references_renamed(field.name, renamed.name, rename_references)
         if not events:
             raise ClientException("nothing to change: give name, type, role or hidden")
         return events
@@ -93,14 +96,19 @@ async def change_measure(
     request: Request[Actor, Any, State],
     state: State,
 ) -> DatasetOut:
-    return await change(
-        state,
-        dataset_id,
-        request.user,
-        lambda d: d.change_measure(
+
+    def decide(dataset: Dataset) -> list[DatasetEvent]:
+        changed = dataset.change_measure(
             measure_name, data.expression, data.format, data.name, check_measure
-        ),
-    )
+        )
+        if changed.new_name is None:
+            return [changed]
+        return [
+            changed,
+            *dataset.references_renamed(changed.name, changed.new_name, rename_references),
+        ]
+
+    return await change(state, dataset_id, request.user, decide)
 
 
 @delete(
@@ -152,14 +160,19 @@ async def change_calculated_column(
     request: Request[Actor, Any, State],
     state: State,
 ) -> DatasetOut:
-    return await change(
-        state,
-        dataset_id,
-        request.user,
-        lambda d: d.change_calculated_column(
+
+    def decide(dataset: Dataset) -> list[DatasetEvent]:
+        changed = dataset.change_calculated_column(
             column_name, data.expression, data.role, data.name, check_calculated_column
-        ),
-    )
+        )
+        if changed.new_name is None:
+            return [changed]
+        return [
+            changed,
+            *dataset.references_renamed(changed.name, changed.new_name, rename_references),
+        ]
+
+    return await change(state, dataset_id, request.user, decide)
 
 
 @delete(

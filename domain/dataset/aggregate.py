@@ -14,7 +14,7 @@ case-insensitively, as in Power BI (``[Sales]`` must mean one thing). A name may
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any, Final
 from uuid import UUID
 
@@ -58,6 +58,9 @@ from domain.names import clean_name
 #: Checks an expression against the dataset as it would be; returns the type it yields.
 #: Raises (with the position of the fault) when the expression is not valid.
 ExpressionCheck = Callable[[str, DatasetSchema], FieldType]
+#: ``rewrite(expression, names, new)``: the expression with its ``[references]`` to any of
+#: ``names`` naming ``new`` instead (connectors.measures.references.rename_references).
+RenameReferences = Callable[[str, Collection[str], str], str]
 
 MAX_EXPRESSION_LENGTH: Final = 10_000
 MAX_FORMAT_LENGTH: Final = 100
@@ -436,6 +439,41 @@ class Dataset:
                 code="calculated_column_not_found",
             )
         return column
+
+    # renames reach the expressions
+
+    def references_renamed(
+        self, old: str, new: str, rewrite: RenameReferences
+    ) -> list[MeasureChanged | CalculatedColumnChanged]:
+        """The item called ``old`` is being renamed ``new`` (its event goes first, in the same
+        batch): every other measure and calculated column whose expression refers to it,
+        rewritten to say ``new``, as Power BI rewrites DAX. References by one of its former
+        names that nobody holds now are rewritten too (they lead to it)."""
+        schema = self.schema()
+        renamed = schema.field(old) or schema.calculated_column(old) or schema.measure(old)
+        if renamed is None:
+            return []
+        taken = schema.names()
+        names = {renamed.name, *(f for f in renamed.former_names if f.casefold() not in taken)}
+        changes: list[MeasureChanged | CalculatedColumnChanged] = []
+        for measure in self.measures:
+            text = rewrite(measure.expression, names, new)
+            if measure is not renamed and text != measure.expression:
+                changes.append(
+                    MeasureChanged(name=measure.name, expression=text, format=measure.format)
+                )
+        for column in self.calculated_columns:
+            text = rewrite(column.expression, names, new)
+            if column is not renamed and text != column.expression:
+                changes.append(
+                    CalculatedColumnChanged(
+                        name=column.name,
+                        expression=text,
+                        field_type=column.type,
+                        role=column.role,
+                    )
+                )
+        return changes
 
     def _free_name(self, name: str, what: str, *, keep: str | None = None) -> str:
         """``name`` cleaned, checked not to be taken by another field, column or measure."""

@@ -440,3 +440,54 @@ async def test_answers_differing_only_in_column_names_are_not_mixed_up(loupe):
     assert plain["columns"] == [{"name": "wind (max)", "type": "decimal"}]
     assert named["columns"] == [{"name": "Gust", "type": "decimal"}]
     assert named["rows"] == plain["rows"]
+
+
+async def test_renaming_rewrites_the_expressions_that_refer_to_it_in_one_change(loupe):
+    async with loupe.client() as client:
+        _, dataset = await weather_dataset(client)
+        base = f"/datasets/{dataset['id']}"
+        for path, body in (
+            ("measures", {"name": "Windiest", "expression": "MAX([wind]) // [wind] in knots"}),
+            (
+                "measures",
+                {"name": "Gusty", "expression": 'CALCULATE([Windiest], [weather] = "[wind]")'},
+            ),
+            ("calculated-columns", {"name": "Breeze", "expression": "[wind] / 2"}),
+        ):
+            response = await client.post(f"{base}/{path}", json=body)
+            assert response.status_code == 201, response.text
+        renamed = await client.patch(f"{base}/fields/wind", json={"name": "Wind speed"})
+        assert renamed.status_code == 200, renamed.text
+        moved = await client.put(
+            f"{base}/measures/Windiest",
+            json={"name": "Peak wind", "expression": "MAX([Wind speed]) // [wind] in knots"},
+        )
+        assert moved.status_code == 200, moved.text
+        answer = await query(client, dataset["id"], {"measures": [{"measure": "Gusty"}]})
+        audit = await client.get(
+            "/audit", params={"object": dataset["id"], "min_position": moved.json()["position"]}
+        )
+    after = moved.json()
+    expressions = {m["name"]: m["expression"] for m in after["measures"]}
+    expressions |= {c["name"]: c["expression"] for c in after["calculated_columns"]}
+    assert expressions == {
+        # Comments and strings keep their words; references follow the renames.
+        "Peak wind": "MAX([Wind speed]) // [wind] in knots",
+        "Gusty": 'CALCULATE([Peak wind], [weather] = "[wind]")',
+        "Breeze": "[Wind speed] / 2",
+    }
+    assert after["version"] == dataset["version"] + 3 + 3 + 2  # each rename and its rewrites
+    assert answer["columns"] == [{"name": "Gusty", "type": "decimal"}]
+    summaries = [entry["summary"] for entry in audit.json()["entries"]][-5:]
+    on = "ana@example.com changed the"
+    dataset_name = "on 'Seattle weather'"
+    assert summaries == [
+        "ana@example.com renamed the field 'wind' of 'Seattle weather' to 'Wind speed'",
+        f"{on} measure 'Windiest' {dataset_name}: MAX([Wind speed]) // [wind] in knots",
+        f"{on} calculated column 'Breeze' {dataset_name}: [Wind speed] / 2",
+        (
+            f"{on} measure 'Windiest' {dataset_name} and renamed it to 'Peak wind': "
+            "MAX([Wind speed]) // [wind] in knots"
+        ),
+        f"""{on} measure 'Gusty' {dataset_name}: CALCULATE([Peak wind], [weather] = "[wind]")""",
+    ]
