@@ -8,6 +8,7 @@ from uuid import UUID
 
 import msgspec
 
+from commands.eventstore import MAX_POSITION
 from connectors.plugin import TableInfo
 from connectors.query import Filter, Sort
 from connectors.registry import ConnectorInfo
@@ -137,7 +138,7 @@ class PreviewRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     columns: list[str] | None = None
     filters: list[Filter] = msgspec.field(default_factory=list)
     sort: list[Sort] = msgspec.field(default_factory=list)
-    offset: Annotated[int, msgspec.Meta(ge=0)] = 0
+    offset: Annotated[int, msgspec.Meta(ge=0, le=MAX_POSITION)] = 0
     limit: Annotated[int, msgspec.Meta(ge=1, le=PREVIEW_MAX_ROWS)] = 100
 
 

@@ -19,6 +19,8 @@ from domain.workspace.aggregate import Workspace
 from domain.workspace.events import decode as decode_workspace_event
 
 REFRESH_SECONDS = 1.0
+#: The stream type of workspaces (commands/workspaces.py appends them).
+WORKSPACE_STREAM_TYPE = "workspace"
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,11 @@ def apply_workspace_event(workspace: Workspace, event: RecordedEvent, _: EventMe
 class Authorizer:
     def __init__(self, store: EventStore, *, capacity: int = 2000) -> None:
         self.workspaces: Repository[Workspace] = Repository(
-            store, new=Workspace, apply=apply_workspace_event, capacity=capacity
+            store,
+            stream_type=WORKSPACE_STREAM_TYPE,
+            new=Workspace,
+            apply=apply_workspace_event,
+            capacity=capacity,
         )
         self._refreshed: dict[UUID, float] = {}
         self._capacity = capacity

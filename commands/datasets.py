@@ -64,7 +64,7 @@ class DatasetHandler:
         self.authorizer = authorizer
         self.clock = clock
         self.repository: Repository[Dataset] = Repository(
-            store, new=Dataset, apply=apply_dataset_event
+            store, stream_type=STREAM_TYPE, new=Dataset, apply=apply_dataset_event
         )
         self._on_outcome = on_outcome
 
@@ -105,7 +105,7 @@ class DatasetHandler:
         await self.authorizer.require_edit(workspace_id, actor.id)
         dataset_id = dataset_id or uuid.uuid4()
         command_id = command_id or uuid.uuid4()
-        entry = await self.repository.load(dataset_id)
+        entry = await self.repository.load_to_create(dataset_id, code="dataset_exists")
         async with entry.lock:
             dataset = entry.aggregate
             if dataset.exists:

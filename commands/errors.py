@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from domain.errors import DomainError
+from uuid import UUID
+
+from domain.errors import DomainError, NotFound
 
 
 class CommandRejected(Exception):
@@ -13,6 +15,20 @@ class CommandRejected(Exception):
         self.index = index
         self.command_type = command_type
         self.error = error
+
+
+class StreamOfAnotherKind(NotFound):
+    """The id names a stream of another kind (a workspace's id used as a report's): there is
+    no such thing of the kind asked for. Ids are never shared across kinds."""
+
+    def __init__(self, stream_id: UUID, wanted: str, found: str) -> None:
+        super().__init__(
+            f"{wanted} {stream_id} does not exist (that id is a {found}'s)",
+            code=f"{wanted}_not_found",
+        )
+        self.stream_id = stream_id
+        self.wanted = wanted
+        self.found = found
 
 
 class ConcurrencyExhausted(Exception):

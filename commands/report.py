@@ -12,6 +12,7 @@ from uuid import UUID
 
 import msgspec
 
+from commands.eventstore import MAX_POSITION
 from domain.clock import Hlc
 from domain.report.filters import Filter
 
@@ -150,7 +151,7 @@ class CommandBatch(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     ]
     #: The report version the client had when it made these edits. Informational: edits merge
     #: (last writer wins per property), so a stale base is not an error.
-    base_version: Annotated[int, msgspec.Meta(ge=0)] | None = None
+    base_version: Annotated[int, msgspec.Meta(ge=0, le=MAX_POSITION)] | None = None
     #: The client's hybrid logical clock, so that its edits are ordered after what it has seen.
     hlc: Hlc | None = None
     correlation_id: UUID | None = None

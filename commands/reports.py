@@ -84,7 +84,7 @@ class ReportHandler:
         self.authorizer = authorizer
         self.clock = clock or ServerClock()
         self.reports: Repository[Report] = Repository(
-            store, new=Report, apply=apply_recorded, capacity=capacity
+            store, stream_type=STREAM_TYPE, new=Report, apply=apply_recorded, capacity=capacity
         )
         self._on_outcome = on_outcome
 
@@ -119,7 +119,7 @@ class ReportHandler:
         await self.authorizer.require_edit(workspace_id, actor.id)
         report_id = request.id or uuid.uuid4()
         command_id = request.command_id or uuid.uuid4()
-        entry = self.reports.cached(report_id)
+        entry = await self.reports.load_to_create(report_id, code="report_exists")
         async with entry.lock:
             await self.reports.catch_up(entry, report_id)
             report = entry.aggregate

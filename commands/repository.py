@@ -17,7 +17,9 @@ from typing import Generic, TypeVar
 from uuid import UUID
 
 from commands.envelope import metadata_of
+from commands.errors import StreamOfAnotherKind
 from commands.eventstore import EventStore, RecordedEvent
+from domain.errors import AlreadyExists
 from domain.metadata import EventMetadata
 
 DEFAULT_CAPACITY = 2000
@@ -42,11 +44,14 @@ class Repository(Generic[A]):
         self,
         store: EventStore,
         *,
+        stream_type: str,
         new: Callable[[UUID], A],
         apply: Callable[[A, RecordedEvent, EventMetadata], None],
         capacity: int = DEFAULT_CAPACITY,
     ) -> None:
         self.store = store
+        #: The kind of stream this repository folds: an id of another kind is not one of ours.
+        self.stream_type = stream_type
         self._new = new
         self._apply = apply
         self._capacity = capacity
@@ -74,8 +79,21 @@ class Repository(Generic[A]):
             await self.catch_up(entry, stream_id)
         return entry
 
+    async def load_to_create(self, stream_id: UUID, *, code: str) -> Loaded[A]:
+        """``load`` for a create: an id that names a stream of another kind is taken
+        (`AlreadyExists` with ``code``), not missing."""
+        try:
+            return await self.load(stream_id)
+        except StreamOfAnotherKind as taken:
+            raise AlreadyExists(
+                f"cannot create {taken.wanted} {stream_id}: that id is a {taken.found}'s",
+                code=code,
+            ) from None
+
     async def catch_up(self, entry: Loaded[A], stream_id: UUID) -> None:
         events = await self.store.read_stream(stream_id, after_version=entry.version)
+        if events and events[0].stream_type != self.stream_type:
+            raise StreamOfAnotherKind(stream_id, self.stream_type, events[0].stream_type)
         for event in events:
             self._apply(entry.aggregate, event, metadata_of(event))
             entry.version = event.version

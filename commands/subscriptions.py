@@ -33,6 +33,7 @@ from commands.eventstore import EventStore, RecordedEvent, StreamRef, WrongExpec
 from commands.reports import ReportHandler
 from commands.repository import Loaded, Repository
 from commands.subscription import ChangeSubscription, CreateSubscription
+from commands.users import STREAM_TYPE as USER_STREAM_TYPE
 from domain.errors import AlreadyExists, NotFound
 from domain.metadata import EventMetadata
 from domain.subscription.aggregate import Subscription, SubscriptionSnapshot
@@ -108,7 +109,11 @@ class MemberEmails:
 
     def __init__(self, store: EventStore, *, capacity: int = 10_000) -> None:
         self.users: Repository[_UserEmail] = Repository(
-            store, new=_UserEmail, apply=_apply_user_event, capacity=capacity
+            store,
+            stream_type=USER_STREAM_TYPE,
+            new=_UserEmail,
+            apply=_apply_user_event,
+            capacity=capacity,
         )
 
     async def of(self, workspace: Workspace) -> frozenset[str]:
@@ -147,7 +152,7 @@ class SubscriptionHandler:
         #: The wall clock that stamps when a schedule starts counting (injectable for tests).
         self.now = now
         self.repository: Repository[Subscription] = Repository(
-            store, new=Subscription, apply=apply_subscription_event
+            store, stream_type=STREAM_TYPE, new=Subscription, apply=apply_subscription_event
         )
         self._on_outcome = on_outcome
 
@@ -205,7 +210,7 @@ class SubscriptionHandler:
         members = await self.members.of(workspace)
         subscription_id = request.id or uuid.uuid4()
         command_id = request.command_id or uuid.uuid4()
-        entry = await self.repository.load(subscription_id)
+        entry = await self.repository.load_to_create(subscription_id, code="subscription_exists")
         async with entry.lock:
             subscription = entry.aggregate
             if subscription.exists:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from uuid import UUID
 
-from commands.authorization import Actor, Authorizer
+from commands.authorization import WORKSPACE_STREAM_TYPE, Actor, Authorizer
 from commands.clock import ServerClock
 from commands.envelope import new_event
 from commands.eventstore import EventStore, RecordedEvent, StreamRef, WrongExpectedVersion
@@ -17,7 +17,7 @@ from domain.metadata import EventMetadata
 from domain.versions import Dot
 from domain.workspace.events import encode as encode_workspace_event
 
-STREAM_TYPE = "workspace"
+STREAM_TYPE = WORKSPACE_STREAM_TYPE
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,9 @@ class WorkspaceHandler:
     async def create(self, request: CreateWorkspace, actor: Actor) -> WorkspaceCreatedOutcome:
         workspace_id = request.id or uuid.uuid4()
         command_id = request.command_id or uuid.uuid4()
-        entry = await self.authorizer.workspaces.load(workspace_id)
+        entry = await self.authorizer.workspaces.load_to_create(
+            workspace_id, code="workspace_exists"
+        )
         async with entry.lock:
             workspace = entry.aggregate
             if workspace.exists:

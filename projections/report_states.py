@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 from uuid import UUID
 
 from commands.envelope import metadata_of
+from commands.errors import StreamOfAnotherKind
 from commands.eventstore import EventStore, RecordedEvent
+from commands.reports import STREAM_TYPE as REPORT_STREAM
 from domain.report.aggregate import Report
 from domain.report.events import decode
 from domain.report.snapshot import restore
@@ -87,10 +89,12 @@ async def load_at(
             snapshot_version=row["version"],
         )
     if version is None or version > state.version:
-        fold(
-            state,
-            await store.read_stream(report_id, after_version=state.version, up_to_version=version),
+        events = await store.read_stream(
+            report_id, after_version=state.version, up_to_version=version
         )
+        if events and events[0].stream_type != REPORT_STREAM:
+            raise StreamOfAnotherKind(report_id, REPORT_STREAM, events[0].stream_type)
+        fold(state, events)
     return state
 
 

@@ -21,6 +21,7 @@ from api.problems import problem
 from api.routes.reports import MinPosition, wait_for_read_model
 from api.schemas import AuditPage, ReportHistory
 from commands.authorization import Actor
+from commands.eventstore import MAX_POSITION
 from domain.errors import NotFound
 from projections.audit_queries import (
     AuditEntry,
@@ -101,7 +102,10 @@ async def get_audit(  # noqa: PLR0917 - route parameters
         datetime | None, Parameter(description="Entries before (ISO 8601, with a zone).")
     ] = None,
     after: Annotated[
-        int, Parameter(ge=0, description="Only entries after this position (the last seen).")
+        int,
+        Parameter(
+            ge=0, le=MAX_POSITION, description="Only entries after this position (the last seen)."
+        ),
     ] = 0,
     limit: Annotated[
         int | None,
@@ -240,7 +244,9 @@ async def get_report_history(  # noqa: PLR0917 - route parameters
     min_position: MinPosition = None,
     before: Annotated[
         int | None,
-        Parameter(ge=1, description="Only edits before this position (`next_before`)."),
+        Parameter(
+            ge=1, le=MAX_POSITION, description="Only edits before this position (`next_before`)."
+        ),
     ] = None,
     limit: Annotated[
         int, Parameter(ge=1, le=MAX_HISTORY_PAGE, description="Bursts per page.")

@@ -23,6 +23,7 @@ from charts.page import (
 )
 from charts.render import MAX_SCALE, render_pdf_async, render_png_async, render_svg_async
 from commands.authorization import Actor
+from commands.eventstore import MAX_POSITION
 from domain.errors import NotFound
 from exports.documents import LoadedDocument
 
@@ -34,7 +35,8 @@ MEDIA_TYPES: Final = {
 ImageFormat = Literal["svg", "png", "pdf"]
 
 Version = Annotated[
-    int | None, Parameter(ge=1, description="Draw the report as it was at this version.")
+    int | None,
+    Parameter(ge=1, le=MAX_POSITION, description="Draw the report as it was at this version."),
 ]
 Scale = Annotated[
     float,

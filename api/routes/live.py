@@ -38,6 +38,7 @@ from litestar.params import FromPath, Parameter
 from api.problems import describe
 from api.routes.reports import command_result
 from commands.authorization import Actor
+from commands.eventstore import MAX_POSITION
 from commands.report import CommandBatch
 from sync.live import LiveConnection, event_frame
 from sync.wire import encode_message, to_message
@@ -74,7 +75,7 @@ def _frame(kind: str, **body: Any) -> str:
 async def live(
     socket: WebSocket[Actor, Any, State],
     report_id: FromPath[UUID],
-    after_version: Annotated[int | None, Parameter(ge=0)] = None,
+    after_version: Annotated[int | None, Parameter(ge=0, le=MAX_POSITION)] = None,
     client_id: Annotated[str | None, Parameter(max_length=64)] = None,
 ) -> None:
     try:

@@ -15,6 +15,7 @@ from litestar.params import FromPath, JSONBody, Parameter
 from api.schemas import CommandResult, EventPage, ReportDocument
 from commands.authorization import Actor
 from commands.errors import ReadModelBehind
+from commands.eventstore import MAX_POSITION
 from commands.report import CommandBatch
 from commands.reports import BatchOutcome
 from domain.errors import NotFound
@@ -49,6 +50,7 @@ MinPosition = Annotated[
     int | None,
     Parameter(
         ge=0,
+        le=MAX_POSITION,
         description="Wait (up to 5 s) until the read model includes this global position — "
         "pass the `position` a command answered with to read your own write.",
     ),
@@ -62,7 +64,8 @@ async def get_report(  # noqa: PLR0917 - route parameters
     state: State,
     min_position: MinPosition = None,
     version: Annotated[
-        int | None, Parameter(ge=1, description="The document as it was at this version.")
+        int | None,
+        Parameter(ge=1, le=MAX_POSITION, description="The document as it was at this version."),
     ] = None,
     at: Annotated[
         datetime | None,
@@ -120,7 +123,16 @@ async def _past_document(
 async def wait_for_read_model(services: Any, projection: str, min_position: int | None) -> None:
     if min_position is None:
         return
-    if not await services.projections[projection].wait_until(min_position, READ_WAIT):
+    runner = services.projections[projection]
+    if runner.position < min_position:
+        newest = await services.store.last_reserved_position()
+        if min_position > newest:
+            # Not late: no event has that position (yet) — waiting would not help.
+            raise ValidationException(
+                f"min_position {min_position} is beyond the newest event ({newest}); pass the "
+                "position a command answered with"
+            )
+    if not await runner.wait_until(min_position, READ_WAIT):
         raise ReadModelBehind(
             f"the {projection} read model has not reached position {min_position} within "
             f"{READ_WAIT:.0f} s; try again"
@@ -153,7 +165,8 @@ async def get_events(
     request: Request[Actor, Any, State],
     state: State,
     after: Annotated[
-        int, Parameter(ge=0, description="Only events after this global position")
+        int,
+        Parameter(ge=0, le=MAX_POSITION, description="Only events after this global position"),
     ] = 0,
     limit: Annotated[int, Parameter(ge=1, le=MAX_EVENTS_PAGE)] = 100,
 ) -> EventPage:

@@ -14,6 +14,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from api.routes.reports import command_result, wait_for_read_model
 from api.schemas import ReportDiff, RevertResult
 from commands.authorization import Actor
+from commands.eventstore import MAX_POSITION
 from commands.report import ClientId
 from domain.errors import NotFound
 from domain.report.diff import diff
@@ -25,7 +26,7 @@ class RevertRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     """`POST /reports/{id}/revert`."""
 
     #: The version whose document the report should look like again.
-    to_version: Annotated[int, msgspec.Meta(ge=1)]
+    to_version: Annotated[int, msgspec.Meta(ge=1, le=MAX_POSITION)]
     command_id: UUID | None = None
     client_id: ClientId = "revert"
 
@@ -53,8 +54,8 @@ async def get_diff(
     report_id: FromPath[UUID],
     request: Request[Actor, Any, State],
     state: State,
-    from_version: Annotated[int, QueryParameter(name="from", ge=1)],
-    to_version: Annotated[int | None, QueryParameter(name="to", ge=1)] = None,
+    from_version: Annotated[int, QueryParameter(name="from", ge=1, le=MAX_POSITION)],
+    to_version: Annotated[int | None, QueryParameter(name="to", ge=1, le=MAX_POSITION)] = None,
 ) -> ReportDiff:
     """Changes from version `from` to version `to` (default: the current one): pages and
     visuals by id, each added, removed, changed or moved path with its before and after."""

@@ -15,6 +15,7 @@ from commands.eventstore.errors import (
 )
 from commands.eventstore.migrations import migrate
 from commands.eventstore.model import (
+    MAX_POSITION,
     AppendResult,
     NewEvent,
     RecordedEvent,
@@ -25,6 +26,7 @@ from commands.eventstore.model import (
 from commands.eventstore.store import EventStore, channel_name, connect_store
 
 __all__ = [
+    "MAX_POSITION",
     "AppendResult",
     "DuplicateEventIdError",
     "EventStore",

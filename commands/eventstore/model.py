@@ -8,9 +8,14 @@ stay ``bytes``: the store never parses them, the domain owns their shape.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Final
 from uuid import UUID
 
 import msgspec
+
+#: The largest position or version there can be (they are PostgreSQL ``bigint``s): the bound
+#: of every position or version a client may send.
+MAX_POSITION: Final = 2**63 - 1
 
 
 class StreamRef(msgspec.Struct, frozen=True, kw_only=True, gc=False):

@@ -56,6 +56,7 @@ class Statements:
     append_one: str
     head: str
     head_of_types: str
+    last_reserved: str
     read_safe: str
     read_share: str
     read_stream_asc: str
@@ -90,6 +91,11 @@ class Statements:
             # statement starts (migrations/0002_inflight_visibility.sql, docs/event-store.md).
             head=f"SELECT {s}.head_position(NULL)",
             head_of_types=f"SELECT {s}.head_position($1::text[])",
+            # The highest position ever handed out (committed, in flight or rolled back).
+            last_reserved=(
+                f"SELECT CASE WHEN is_called THEN last_value ELSE 0 END"
+                f" FROM {s}.events_position_seq"
+            ),
             # The head comes with the rows (column 0 of every row; one row of NULL event
             # columns when there are none), from the rows' snapshot: a caller that got fewer
             # rows than asked for may move its cursor to the head even when filters skipped

@@ -340,6 +340,12 @@ class EventStore:
             value = await self._pool.fetchval(self._sql.head_of_types, list(stream_types))
         return int(value or 0)
 
+    async def last_reserved_position(self) -> int:
+        """The highest position any append has taken so far (committed, still in flight or
+        rolled back; 0 if none). No event has a position above it yet."""
+        value: int = await self._pool.fetchval(self._sql.last_reserved)
+        return value
+
     # -- waiting -------------------------------------------------------------------------
 
     async def wait_for_events(self, after_position: int, timeout: float) -> bool:
