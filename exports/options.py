@@ -14,6 +14,7 @@ from uuid import UUID
 import msgspec
 
 from charts.page import Orientation, PaperSize
+from commands.eventstore import MAX_POSITION
 
 ExportFormat = Literal["pdf", "png"]
 
@@ -33,7 +34,7 @@ class ExportRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     #: PNG pixels per canvas pixel.
     scale: Annotated[float, msgspec.Meta(ge=0.5, le=4)] = 1.0
     #: The report version to export (None: the current one, resolved when the job is made).
-    version: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    version: Annotated[int, msgspec.Meta(ge=1, le=MAX_POSITION)] | None = None
 
 
 class ExportJob(msgspec.Struct, frozen=True, kw_only=True):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import datetime
 from typing import Annotated, Any, Final
 from urllib.parse import urlencode
@@ -171,12 +172,23 @@ def _check_zone(name: str, value: datetime | None) -> None:
         )
 
 
+#: What an event type looks like ("VisualMoved"); anything else cannot match one.
+_EVENT_TYPE = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,99}")
+
+
 def _types(values: list[str] | None) -> tuple[str, ...]:
     found: dict[str, None] = {}
     for value in values or ():
         for part in value.split(","):
-            if part.strip():
-                found[part.strip()] = None
+            name = part.strip()
+            if not name:
+                continue
+            if not _EVENT_TYPE.fullmatch(name):
+                raise ValidationException(
+                    f"type={name[:40]!r} is not an event type (letters, digits and _, such as "
+                    "VisualMoved)"
+                )
+            found[name] = None
     return tuple(found)
 
 

@@ -81,9 +81,18 @@ async def test_positions_and_versions_past_a_bigint_are_refused(loupe):
             await client.post(
                 f"/reports/{rid}/revert", json={"to_version": TOO_BIG, "command_id": uid()}
             ),
+            await client.post(f"/reports/{rid}/exports", json={"version": TOO_BIG}),
         ]
     for response in answers:
         assert_problem(response, 400)
+
+
+async def test_an_audit_filter_on_a_type_no_event_can_have_is_refused(loupe):
+    async with loupe.client() as client:
+        nul = await client.get("/audit", params={"type": "Visual\x00Moved"})
+        fine = await client.get("/audit", params={"type": "VisualMoved,PageAdded"})
+    assert "not an event type" in assert_problem(nul, 400)["detail"]
+    assert fine.status_code == 200, fine.text
 
 
 async def test_a_min_position_no_event_has_is_refused_at_once(loupe):
