@@ -5,78 +5,19 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import psutil
 import pytest
 
-LOUPE = Path(sys.executable).parent / "loupe"
-URL = re.compile(r"Loupe is running at (http://\S+)")
-START_TIMEOUT = 120
-
-
-class Served:
-    def __init__(
-        self,
-        directory: Path,
-        extra_env: dict[str, str] | None = None,
-        args: tuple[str, ...] = (),
-    ) -> None:
-        env = {key: value for key, value in os.environ.items() if not key.startswith("LOUPE_")}
-        env.update({"LOUPE_DEV_AUTH": "1", **(extra_env or {})})
-        self.process = subprocess.Popen(
-            [str(LOUPE), "serve", *args],
-            cwd=directory,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        self.lines: list[str] = []
-        self.url: str | None = None
-        self._found = threading.Event()
-        threading.Thread(target=self._read, daemon=True).start()
-        if not self._found.wait(START_TIMEOUT):
-            self.process.kill()
-            raise AssertionError("no URL printed:\n" + "".join(self.lines[-40:]))
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.append(line)
-            if (match := URL.search(line)) and self.url is None:
-                self.url = match.group(1)
-                self._found.set()
-        self._found.set()
-
-    def descendants(self) -> list[psutil.Process]:
-        return psutil.Process(self.process.pid).children(recursive=True)
-
-    def get(self, path: str, **kwargs: object) -> httpx.Response:
-        assert self.url is not None, "".join(self.lines[-40:])
-        return httpx.get(self.url + path, headers={"X-Loupe-Dev-User": "ana"}, timeout=10, **kwargs)  # type: ignore[arg-type]
-
-    def post(self, path: str, body: object) -> httpx.Response:
-        assert self.url is not None
-        return httpx.post(
-            self.url + path, json=body, headers={"X-Loupe-Dev-User": "ana"}, timeout=10
-        )
-
-
-def _gone(processes: list[psutil.Process], timeout: float = 20) -> list[psutil.Process]:
-    _, alive = psutil.wait_procs(processes, timeout=timeout)
-    return alive
+from tests.process.serving import LOUPE, Served, gone
 
 
 @pytest.fixture
@@ -103,7 +44,7 @@ def test_serve_with_no_configuration_answers_and_stops_cleanly_on_sigterm(direct
 
     served.process.send_signal(signal.SIGTERM)
     assert served.process.wait(30) == 0, "".join(served.lines[-30:])
-    assert _gone(engines) == []
+    assert gone(engines) == []
 
     again = Served(directory)
     engines = again.descendants()
@@ -113,7 +54,7 @@ def test_serve_with_no_configuration_answers_and_stops_cleanly_on_sigterm(direct
     finally:
         again.process.send_signal(signal.SIGINT)  # Ctrl-C
         assert again.process.wait(30) == 0
-    assert _gone(engines) == []
+    assert gone(engines) == []
 
 
 def _projections_child(served: Served) -> psutil.Process | None:
@@ -162,7 +103,7 @@ def test_a_killed_serve_leaves_no_engine_behind(directory):
     assert engines
     served.process.kill()
     served.process.wait(10)
-    assert _gone(engines) == [], [p.info for p in engines]
+    assert gone(engines) == [], [p.info for p in engines]
 
 
 @pytest.mark.slow
