@@ -45,7 +45,12 @@ from domain.subscription.rules import (
     check_recipients,
     check_subject,
 )
-from domain.subscription.schedule import Schedule, as_utc, parse_cron, parse_time_zone
+from domain.subscription.schedule import (
+    Schedule,
+    as_utc,
+    parse_time_zone,
+    subscription_cron,
+)
 
 Outcome = Literal["succeeded", "failed"]
 #: Longest error text kept in an event (SMTP replies can be long; people need the gist).
@@ -170,7 +175,7 @@ class Subscription:
             report_id=report_id,
             workspace_id=workspace_id,
             owner=owner,
-            cron=parse_cron(cron),
+            cron=subscription_cron(cron),
             timezone=parse_time_zone(timezone),
             format=check_format(format),
             recipients=check_recipients(recipients, members),
@@ -197,7 +202,7 @@ class Subscription:
         state = self._require()
         events: list[SubscriptionEvent] = []
         if cron is not None or timezone is not None:
-            new_cron = parse_cron(cron) if cron is not None else state.cron
+            new_cron = subscription_cron(cron) if cron is not None else state.cron
             new_zone = parse_time_zone(timezone) if timezone is not None else state.timezone
             if (new_cron, new_zone) != (state.cron, state.timezone):
                 events.append(

@@ -16,7 +16,9 @@ in local time of a time zone, as Debian cron reads it:
   not fire at all (as "every hour" means every real hour).
 
 Fire times are aware ``datetime``s in UTC, strictly increasing, each strictly after the instant
-asked about. cronsim does the field arithmetic (and the wall-clock handling above);
+asked about. A schedule fires at most every ``MIN_INTERVAL`` (five minutes): a subscription is
+an email with rendered pages, not a monitor. cronsim does the field arithmetic (and the
+wall-clock handling above);
 ``ScheduleTimes`` adds the guarantee that a wall-clock reading never steps back in real time
 (cronsim reads an instant in a repeated hour by its wall clock, so it can offer the first
 occurrence of 02:30 when asked after the second; that run is skipped, never fired late).
@@ -29,7 +31,8 @@ import re
 import zoneinfo
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -47,6 +50,8 @@ _NOT_ZONES: Final = frozenset({"localtime", "Factory", "posixrules"})
 _REFERENCE: Final = datetime(2000, 1, 1, tzinfo=UTC)
 #: A run coalescing missed fire times looks at most this many of them (see `latest_fire`).
 MAX_CATCH_UP: Final = 100_000
+#: The shortest time a schedule may leave between two of its fire times.
+MIN_INTERVAL: Final = timedelta(minutes=5)
 
 
 def parse_cron(expression: str) -> str:
@@ -76,6 +81,33 @@ def parse_cron(expression: str) -> str:
             f"{expression!r} never fires (no date matches it)", code="invalid_cron"
         ) from None
     return normalised
+
+
+def subscription_cron(expression: str) -> str:
+    """``parse_cron(expression)``, refused (code ``schedule_too_frequent``) when it would fire
+    less than ``MIN_INTERVAL`` apart. Schedules stored before the limit still fire as written:
+    only new and changed ones are held to it."""
+    normalised = parse_cron(expression)
+    gap = shortest_gap(CronSim(normalised, _REFERENCE))
+    if gap < MIN_INTERVAL:
+        minutes = round(gap.total_seconds() / 60)
+        raise InvalidCommand(
+            f"{expression!r} fires {minutes} minute{'s' if minutes != 1 else ''} apart; a "
+            f"subscription fires at most every {MIN_INTERVAL.seconds // 60} minutes "
+            "(e.g. '*/15 * * * *')",
+            code="schedule_too_frequent",
+        )
+    return normalised
+
+
+def shortest_gap(times: CronSim) -> timedelta:
+    """The shortest time between two fire times of a schedule, from its minute and hour
+    fields: exact within a day; across midnight it takes the next day to match too (which a
+    day-of-month or weekday field may prevent: then the real gap is longer)."""
+    day = sorted(hour * 60 + minute for hour in times.hours for minute in times.minutes)
+    gaps = [later - earlier for earlier, later in pairwise(day)]
+    gaps.append(day[0] + 24 * 60 - day[-1])
+    return timedelta(minutes=min(gaps))
 
 
 def parse_time_zone(name: str) -> str:
@@ -155,9 +187,9 @@ class Schedule:
 
 
 def schedule(cron: str, timezone: str) -> Schedule:
-    """A schedule from user input (raises `InvalidCommand` with code ``invalid_cron`` or
-    ``unknown_timezone``)."""
-    return Schedule(cron=parse_cron(cron), timezone=parse_time_zone(timezone))
+    """A schedule from user input (raises `InvalidCommand` with code ``invalid_cron``,
+    ``schedule_too_frequent`` or ``unknown_timezone``)."""
+    return Schedule(cron=subscription_cron(cron), timezone=parse_time_zone(timezone))
 
 
 def as_utc(instant: datetime) -> datetime:

@@ -6,11 +6,19 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from cronsim import CronSim
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from domain.errors import InvalidCommand
-from domain.subscription.schedule import Schedule, parse_cron, parse_time_zone, schedule
+from domain.subscription.schedule import (
+    Schedule,
+    parse_cron,
+    parse_time_zone,
+    schedule,
+    shortest_gap,
+    subscription_cron,
+)
 
 BERLIN = "Europe/Berlin"
 NEW_YORK = "America/New_York"
@@ -166,6 +174,46 @@ def test_an_invalid_cron_expression_is_refused(cron: str) -> None:
     assert refused.value.code == "invalid_cron"
 
 
+#: Any instant to start looking from.
+AT = datetime(2026, 12, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("cron", "minutes"),
+    [
+        ("* * * * *", 1),
+        ("*/4 * * * *", 4),
+        ("0-2 9 * * MON-FRI", 1),  # three runs in a row each weekday
+        ("0,58 0,23 * * *", 2),  # 23:58, then 00:00 the next day
+    ],
+)
+def test_a_subscription_may_not_fire_more_often_than_every_five_minutes(
+    cron: str, minutes: int
+) -> None:
+    with pytest.raises(InvalidCommand, match=f"fires {minutes} minutes? apart") as refused:
+        subscription_cron(cron)
+    assert refused.value.code == "schedule_too_frequent"
+    with pytest.raises(InvalidCommand):
+        schedule(cron, "UTC")
+    # The schedule itself is valid: stored before the limit, it still fires as written.
+    assert Schedule(cron=parse_cron(cron), timezone="UTC").next_fires(AT, 2)
+
+
+@pytest.mark.parametrize(
+    ("cron", "gap"),
+    [
+        ("*/5 * * * *", timedelta(minutes=5)),
+        ("0 9 * * MON-FRI", timedelta(days=1)),
+        ("30 8,17 * * *", timedelta(hours=9)),
+        ("55 23 * * *", timedelta(days=1)),
+        ("0,55 0,23 * * *", timedelta(minutes=5)),
+    ],
+)
+def test_schedules_five_minutes_apart_or_more_are_accepted(cron: str, gap: timedelta) -> None:
+    assert subscription_cron(cron) == cron
+    assert shortest_gap(CronSim(cron, AT)) == gap
+
+
 def test_a_cron_expression_is_normalised() -> None:
     assert parse_cron("  0  9 *   * mon-fri ") == "0 9 * * MON-FRI"
 
@@ -278,7 +326,8 @@ def test_fire_times_increase_strictly_and_match_the_fields_in_local_time(
 ) -> None:
     expression, allowed, days_and = cron
     tz = ZoneInfo(zone)
-    fires = schedule(expression, zone).next_fires(after, 12)
+    # Any expression, as stored (also from before the frequency limit).
+    fires = Schedule(cron=parse_cron(expression), timezone=zone).next_fires(after, 12)
     assert fires, "every generated expression matches some day within a few years"
     previous = after
     for fire in fires:

@@ -85,6 +85,7 @@ async def test_a_recipient_without_access_is_refused(world: World) -> None:
     [
         ({"cron": "every monday"}, "invalid_cron"),
         ({"cron": "0 9 * * 8"}, "invalid_cron"),
+        ({"cron": "* * * * *"}, "schedule_too_frequent"),
         ({"timezone": "Berlin"}, "unknown_timezone"),
         ({"timezone": "Europe/Atlantis"}, "unknown_timezone"),
         ({"format": "xlsx"}, "invalid_format"),
