@@ -12,7 +12,7 @@ import msgspec
 
 from commands.eventstore import EventStore
 from domain.errors import NotFound
-from projections.report_queries import current_report, report_at
+from projections.report_queries import Authorize, current_report, existing_report_at
 
 
 @dataclass(frozen=True)
@@ -53,12 +53,17 @@ class ReportDocuments:
         self.store = store
         self.read_schema = read_schema
 
-    async def load(self, report_id: UUID, version: int | None = None) -> LoadedDocument:
-        """The document now (the read model's) or at ``version`` (folded from a snapshot)."""
+    async def load(
+        self, report_id: UUID, version: int | None = None, *, authorize: Authorize | None = None
+    ) -> LoadedDocument:
+        """The document now (the read model's) or at ``version`` (folded from a snapshot);
+        ``authorize`` checks the reader may see its workspace before anything else is said."""
         if version is None:
             stored = await current_report(self.pool, self.read_schema, report_id)
             if stored is None or stored.document is None or stored.workspace_id is None:
                 raise NotFound(f"report {report_id} does not exist", code="report_not_found")
+            if authorize is not None:
+                await authorize(stored.workspace_id)
             return LoadedDocument(
                 report_id=report_id,
                 workspace_id=stored.workspace_id,
@@ -66,15 +71,9 @@ class ReportDocuments:
                 position=stored.position,
                 document=msgspec.json.decode(stored.document),
             )
-        past = await report_at(self.pool, self.store, self.read_schema, report_id, version=version)
-        workspace_id = past.report.workspace_id
-        if workspace_id is None:
-            raise NotFound(f"report {report_id} does not exist", code="report_not_found")
-        if past.version < version:
-            raise NotFound(
-                f"report {report_id} has {past.version} versions; there is no version {version}",
-                code="no_such_version",
-            )
+        past, workspace_id = await existing_report_at(
+            self.pool, self.store, self.read_schema, report_id, version, authorize
+        )
         return LoadedDocument(
             report_id=report_id,
             workspace_id=workspace_id,

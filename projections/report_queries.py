@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from uuid import UUID
 
@@ -10,10 +11,14 @@ import msgspec
 
 from commands.eventstore import EventStore
 from commands.eventstore.names import quote_identifier
+from domain.errors import NotFound
 from domain.report.aggregate import Report
 from projections.projection import Tables, tables_for
 from projections.report_states import ReportAt, load_at, version_at
 from projections.reports import REPORTS, ReportReadModel
+
+#: Raises unless the reader may see the workspace (its id).
+Authorize = Callable[[UUID], Awaitable[None]]
 
 
 class StoredReport(msgspec.Struct, frozen=True, kw_only=True):
@@ -108,3 +113,29 @@ async def report_at(
             if version == 0:
                 return ReportAt(Report(report_id), 0, 0, None)  # it did not exist yet
         return await load_at(conn, store, tables, report_id, version)
+
+
+async def existing_report_at(  # noqa: PLR0917 - where to read, what to read
+    pool: asyncpg.Pool,
+    store: EventStore,
+    read_schema: str,
+    report_id: UUID,
+    version: int,
+    authorize: Authorize | None = None,
+) -> tuple[ReportAt, UUID]:
+    """The report at ``version`` and its workspace; `NotFound` if there is no such report
+    (``report_not_found``) or it has fewer versions (``no_such_version``). ``authorize``
+    (the workspace id → raises if the reader may not see it) runs in between, so that only
+    those who may see the report learn how many versions it has."""
+    past = await report_at(pool, store, read_schema, report_id, version=version)
+    workspace_id = past.report.workspace_id
+    if workspace_id is None:
+        raise NotFound(f"report {report_id} does not exist", code="report_not_found")
+    if authorize is not None:
+        await authorize(workspace_id)
+    if past.version < version:
+        raise NotFound(
+            f"report {report_id} has {past.version} versions; there is no version {version}",
+            code="no_such_version",
+        )
+    return past, workspace_id

@@ -51,8 +51,11 @@ async def _document(
     services = state.services
     if version is None:
         await wait_for_read_model(services, "reports", min_position)
-    loaded: LoadedDocument = await services.documents.load(report_id, version)
-    await services.authorizer.require_view(loaded.workspace_id, actor.id)
+
+    async def authorize(workspace_id: UUID) -> None:
+        await services.authorizer.require_view(workspace_id, actor.id)
+
+    loaded: LoadedDocument = await services.documents.load(report_id, version, authorize=authorize)
     return loaded
 
 

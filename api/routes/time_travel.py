@@ -16,9 +16,8 @@ from api.schemas import ReportDiff, RevertResult
 from commands.authorization import Actor
 from commands.eventstore import MAX_POSITION
 from commands.report import ClientId
-from domain.errors import NotFound
 from domain.report.diff import diff
-from projections.report_queries import report_at
+from projections.report_queries import existing_report_at, report_at
 from projections.report_states import ReportAt
 
 
@@ -32,18 +31,12 @@ class RevertRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
 
 
 async def _at_version(services: Any, report_id: UUID, version: int, actor: Actor) -> ReportAt:
-    past = await report_at(
-        services.pool, services.store, services.read_schema, report_id, version=version
+    async def authorize(workspace_id: UUID) -> None:
+        await services.authorizer.require_view(workspace_id, actor.id)
+
+    past, _ = await existing_report_at(
+        services.pool, services.store, services.read_schema, report_id, version, authorize
     )
-    workspace_id = past.report.workspace_id
-    if workspace_id is None:
-        raise NotFound(f"report {report_id} does not exist", code="report_not_found")
-    await services.authorizer.require_view(workspace_id, actor.id)
-    if past.version < version:
-        raise NotFound(
-            f"report {report_id} has {past.version} versions; there is no version {version}",
-            code="no_such_version",
-        )
     return past
 
 

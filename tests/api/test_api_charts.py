@@ -302,3 +302,16 @@ async def test_visuals_and_measures_written_before_a_field_rename_keep_working(l
         body = answer.json()
         assert [c["name"] for c in body["columns"]] == ["Conditions", "Rainfall"]
         assert abs(sum(row[1] for row in body["rows"]) - total) < 1e-6
+
+
+async def test_only_members_learn_how_many_versions_a_report_has(loupe):
+    async with loupe.client() as client:
+        report = await weather_report(client)
+        url = f"/reports/{report.report_id}/visuals/{report.visuals['pie']}/spec"
+        member = await client.get(url, params={"version": 999})
+    async with loupe.client(user="eve@example.com") as stranger:
+        outsider = await stranger.get(url, params={"version": 999})
+        diff = await stranger.get(f"/reports/{report.report_id}/diff", params={"from": 999})
+    assert_problem(member, 404, code="no_such_version")
+    assert_problem(outsider, 404, code="workspace_not_found")
+    assert_problem(diff, 404, code="workspace_not_found")
