@@ -119,9 +119,9 @@ class ReportHandler:
         await self.authorizer.require_edit(workspace_id, actor.id)
         report_id = request.id or uuid.uuid4()
         command_id = request.command_id or uuid.uuid4()
-        entry = await self.reports.load_to_create(report_id, code="report_exists")
+        entry = self.reports.cached(report_id)
         async with entry.lock:
-            await self.reports.catch_up(entry, report_id)
+            await self.reports.catch_up_to_create(entry, report_id, code="report_exists")
             report = entry.aggregate
             if report.exists or entry.version > 0:
                 duplicate = await self.store.find_command(command_id)

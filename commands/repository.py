@@ -82,8 +82,14 @@ class Repository(Generic[A]):
     async def load_to_create(self, stream_id: UUID, *, code: str) -> Loaded[A]:
         """``load`` for a create: an id that names a stream of another kind is taken
         (`AlreadyExists` with ``code``), not missing."""
+        entry = self.cached(stream_id)
+        await self.catch_up_to_create(entry, stream_id, code=code)
+        return entry
+
+    async def catch_up_to_create(self, entry: Loaded[A], stream_id: UUID, *, code: str) -> None:
+        """``catch_up`` for a create (see ``load_to_create``)."""
         try:
-            return await self.load(stream_id)
+            await self.catch_up(entry, stream_id)
         except StreamOfAnotherKind as taken:
             raise AlreadyExists(
                 f"cannot create {taken.wanted} {stream_id}: that id is a {taken.found}'s",
