@@ -13,11 +13,14 @@ import socket
 import subprocess
 import sys
 import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import msgspec
 import pytest
+from vega_datasets import local_data
 
 from api.settings import Settings, settings_env
 from tests.process.serving import Served
@@ -26,6 +29,8 @@ SCHEMATHESIS = Path(sys.executable).parent / "st"
 #: The connection-testing routes open connections to whatever host a request names: fuzzing
 #: them is fuzzing the network (they are tested against real PostgreSQL elsewhere).
 NOT_FUZZED = r"/connectors/[^/]+/(test|tables)$"
+USER = "fuzz@example.com"
+WEATHER = Path(local_data.seattle_weather.filepath)
 
 
 @pytest.fixture
@@ -49,12 +54,22 @@ def served(settings: Settings) -> Iterator[Served]:
         shutil.rmtree(directory, ignore_errors=True)
 
 
-@pytest.mark.slow
-def test_no_request_gets_a_server_error(served: Served) -> None:
+def fuzz(served: Served, directory: Path, *, parameters: dict[str, str] | None = None) -> None:
+    """Run schemathesis against ``served``; ``parameters`` fixes path parameters (real ids),
+    through a config file written in ``directory``."""
     assert served.url is not None
+    config: list[str] = []
+    if parameters:
+        toml = directory / "schemathesis.toml"
+        toml.write_text(
+            "[parameters]\n"
+            + "".join(f'{name} = "{value}"\n' for name, value in parameters.items())
+        )
+        config = ["--config-file", str(toml)]
     run = subprocess.run(
         [
             str(SCHEMATHESIS),
+            *config,
             "run",
             f"{served.url}/schema/openapi.json",
             "--checks",
@@ -70,7 +85,7 @@ def test_no_request_gets_a_server_error(served: Served) -> None:
             "--exclude-path-regex",
             NOT_FUZZED,
             "--header",
-            "X-Loupe-Dev-User: fuzz@example.com",
+            f"X-Loupe-Dev-User: {USER}",
             "--no-color",
             # Hypothesis' health checks judge the generator (too slow on a busy machine, too
             # many values filtered), not the API: they would make the run depend on the machine.
@@ -87,3 +102,71 @@ def test_no_request_gets_a_server_error(served: Served) -> None:
         report[-6000:] + "\n--- server log ---\n" + "".join(served.lines[-60:])
     )
     assert "Selected:" in report  # it ran against the document, not nothing
+
+
+@pytest.mark.slow
+def test_no_request_gets_a_server_error(served: Served, tmp_path: Path) -> None:
+    fuzz(served, tmp_path)
+
+
+@pytest.mark.slow
+def test_no_request_about_real_data_gets_a_server_error(served: Served, tmp_path: Path) -> None:
+    """The same with the ids of a real workspace, CSV dataset, report and visual in every
+    path: queries, rows, measures, charts and exports run against real data."""
+    assert served.url is not None
+    with httpx.Client(
+        base_url=served.url, headers={"X-Loupe-Dev-User": USER}, timeout=60
+    ) as client:
+        workspace = client.post("/workspaces", json={"name": "Fuzz"}).json()["id"]
+        upload = client.post(
+            f"/workspaces/{workspace}/datasets",
+            files={"file": ("weather.csv", WEATHER.read_bytes(), "text/csv")},
+            data={"name": "Weather"},
+        )
+        assert upload.status_code == 201, upload.text
+        dataset = upload.json()["id"]
+        made = client.post(
+            f"/workspaces/{workspace}/reports", json={"name": "R", "dataset_id": dataset}
+        )
+        assert made.status_code == 201, made.text
+        report = made.json()["id"]
+        page, visual = str(uuid.uuid4()), str(uuid.uuid4())
+        edits = client.post(
+            f"/reports/{report}/commands",
+            json={
+                "command_id": str(uuid.uuid4()),
+                "client_id": "fuzz",
+                "commands": [
+                    {"type": "AddPage", "page_id": page, "name": "P"},
+                    {
+                        "type": "AddVisual",
+                        "visual_id": visual,
+                        "page_id": page,
+                        "visual_type": "column",
+                        "x": 0,
+                        "y": 0,
+                        "w": 8,
+                        "h": 8,
+                    },
+                    {"type": "BindField", "visual_id": visual, "well": "x", "field": "weather"},
+                    {
+                        "type": "BindField",
+                        "visual_id": visual,
+                        "well": "y",
+                        "field": "wind",
+                        "aggregation": "sum",
+                    },
+                ],
+            },
+        )
+        assert edits.status_code == 200, edits.text
+    fuzz(
+        served,
+        tmp_path,
+        parameters={
+            "workspace_id": workspace,
+            "dataset_id": dataset,
+            "report_id": report,
+            "visual_id": visual,
+        },
+    )
