@@ -442,11 +442,6 @@ def configure_render_workers(
     _pool.timeout = timeout
 
 
-def render_timeout() -> float | None:
-    """The time limit of one conversion in a render worker, in seconds."""
-    return _pool.timeout
-
-
 def shutdown_render_workers() -> None:
     """Stop the worker processes (at application shutdown; they restart on next use)."""
     _pool.shutdown()

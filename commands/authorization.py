@@ -8,6 +8,7 @@ through another process takes effect here within that time.
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -71,6 +72,10 @@ class Authorizer:
                     code="workspace_not_found",
                 )
         return workspace
+
+    def viewer(self, user_id: UUID) -> Callable[[UUID], Awaitable[Workspace]]:
+        """``require_view`` for this user, as a check of a workspace id alone."""
+        return lambda workspace_id: self.require_view(workspace_id, user_id)
 
     async def require_edit(self, workspace_id: UUID, user_id: UUID) -> Workspace:
         workspace = await self.require_view(workspace_id, user_id)

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 from domain.errors import DomainError, NotFound
+
+if TYPE_CHECKING:
+    from commands.eventstore import RecordedEvent
 
 
 class CommandRejected(Exception):
@@ -29,6 +34,12 @@ class StreamOfAnotherKind(NotFound):
         self.stream_id = stream_id
         self.wanted = wanted
         self.found = found
+
+    @classmethod
+    def check(cls, stream_id: UUID, wanted: str, events: Sequence[RecordedEvent]) -> None:
+        """Raise if ``events`` (of one stream, just read) are of another kind than ``wanted``."""
+        if events and events[0].stream_type != wanted:
+            raise cls(stream_id, wanted, events[0].stream_type)
 
 
 class ConcurrencyExhausted(Exception):

@@ -98,8 +98,7 @@ class Repository(Generic[A]):
 
     async def catch_up(self, entry: Loaded[A], stream_id: UUID) -> None:
         events = await self.store.read_stream(stream_id, after_version=entry.version)
-        if events and events[0].stream_type != self.stream_type:
-            raise StreamOfAnotherKind(stream_id, self.stream_type, events[0].stream_type)
+        StreamOfAnotherKind.check(stream_id, self.stream_type, events)
         for event in events:
             self._apply(entry.aggregate, event, metadata_of(event))
             entry.version = event.version

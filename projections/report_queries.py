@@ -18,7 +18,7 @@ from projections.report_states import ReportAt, load_at, version_at
 from projections.reports import REPORTS, ReportReadModel
 
 #: Raises unless the reader may see the workspace (its id).
-Authorize = Callable[[UUID], Awaitable[None]]
+Authorize = Callable[[UUID], Awaitable[object]]
 
 
 class StoredReport(msgspec.Struct, frozen=True, kw_only=True):

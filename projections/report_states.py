@@ -92,8 +92,7 @@ async def load_at(
         events = await store.read_stream(
             report_id, after_version=state.version, up_to_version=version
         )
-        if events and events[0].stream_type != REPORT_STREAM:
-            raise StreamOfAnotherKind(report_id, REPORT_STREAM, events[0].stream_type)
+        StreamOfAnotherKind.check(report_id, REPORT_STREAM, events)
         fold(state, events)
     return state
 

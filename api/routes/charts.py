@@ -51,11 +51,9 @@ async def _document(
     services = state.services
     if version is None:
         await wait_for_read_model(services, "reports", min_position)
-
-    async def authorize(workspace_id: UUID) -> None:
-        await services.authorizer.require_view(workspace_id, actor.id)
-
-    loaded: LoadedDocument = await services.documents.load(report_id, version, authorize=authorize)
+    loaded: LoadedDocument = await services.documents.load(
+        report_id, version, authorize=services.authorizer.viewer(actor.id)
+    )
     return loaded
 
 

@@ -31,11 +31,13 @@ class RevertRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
 
 
 async def _at_version(services: Any, report_id: UUID, version: int, actor: Actor) -> ReportAt:
-    async def authorize(workspace_id: UUID) -> None:
-        await services.authorizer.require_view(workspace_id, actor.id)
-
     past, _ = await existing_report_at(
-        services.pool, services.store, services.read_schema, report_id, version, authorize
+        services.pool,
+        services.store,
+        services.read_schema,
+        report_id,
+        version,
+        services.authorizer.viewer(actor.id),
     )
     return past
 

@@ -457,14 +457,18 @@ class Dataset:
         names = {renamed.name, *(f for f in renamed.former_names if f.casefold() not in taken)}
         changes: list[MeasureChanged | CalculatedColumnChanged] = []
         for measure in self.measures:
+            if measure is renamed:
+                continue
             text = rewrite(measure.expression, names, new)
-            if measure is not renamed and text != measure.expression:
+            if text != measure.expression:
                 changes.append(
                     MeasureChanged(name=measure.name, expression=text, format=measure.format)
                 )
         for column in self.calculated_columns:
+            if column is renamed:
+                continue
             text = rewrite(column.expression, names, new)
-            if column is not renamed and text != column.expression:
+            if text != column.expression:
                 changes.append(
                     CalculatedColumnChanged(
                         name=column.name,

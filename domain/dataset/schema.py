@@ -96,12 +96,15 @@ class DatasetSchema(msgspec.Struct, frozen=True, kw_only=True):
     def _named(self, items: tuple[_Named, ...], name: str) -> _Named | None:
         folded = name.casefold()
         found = next((item for item in items if item.name.casefold() == folded), None)
-        if found is not None or folded in self.names():
+        if found is not None:
             return found
-        return next(
+        holder = next(
             (item for item in items if any(f.casefold() == folded for f in item.former_names)),
             None,
         )
+        # A former name leads to its holder unless something has that name now (rare: only
+        # then is the whole namespace gathered).
+        return None if holder is None or folded in self.names() else holder
 
     def names(self) -> set[str]:
         """Every name taken (case-folded): fields, calculated columns and measures share one

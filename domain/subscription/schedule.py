@@ -57,6 +57,11 @@ MIN_INTERVAL: Final = timedelta(minutes=5)
 def parse_cron(expression: str) -> str:
     """``expression`` with its whitespace normalised, checked to be a five-field cron
     expression that fires at least once."""
+    return _parsed(expression)[0]
+
+
+def _parsed(expression: str) -> tuple[str, CronSim]:
+    """``parse_cron``'s answer and cronsim's reading of it."""
     fields = expression.split()
     if len(expression) > MAX_CRON_LENGTH:
         raise InvalidCommand(
@@ -80,15 +85,15 @@ def parse_cron(expression: str) -> str:
         raise InvalidCommand(
             f"{expression!r} never fires (no date matches it)", code="invalid_cron"
         ) from None
-    return normalised
+    return normalised, times
 
 
 def subscription_cron(expression: str) -> str:
     """``parse_cron(expression)``, refused (code ``schedule_too_frequent``) when it would fire
     less than ``MIN_INTERVAL`` apart. Schedules stored before the limit still fire as written:
     only new and changed ones are held to it."""
-    normalised = parse_cron(expression)
-    gap = shortest_gap(CronSim(normalised, _REFERENCE))
+    normalised, times = _parsed(expression)
+    gap = shortest_gap(times)
     if gap < MIN_INTERVAL:
         minutes = round(gap.total_seconds() / 60)
         raise InvalidCommand(

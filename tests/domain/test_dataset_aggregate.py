@@ -9,13 +9,11 @@ import pytest
 
 from domain.dataset.aggregate import Dataset, restore, snapshot_of
 from domain.dataset.events import (
-    DatasetEvent,
     SourceColumnSeen,
-    decode,
-    encode,
 )
 from domain.dataset.schema import DatasetSchema, FieldType
 from domain.errors import AlreadyExists, InvalidCommand, NotFound
+from tests.domain.dataset_histories import fold, made, number
 
 COLUMNS = (
     SourceColumnSeen(column="date", type="date", role="dimension", source_type="DATE"),
@@ -24,22 +22,8 @@ COLUMNS = (
 )
 
 
-def _fold(dataset: Dataset, *events: DatasetEvent) -> Dataset:
-    for event in events:
-        # Every event goes through its stored form, as it does in the store.
-        dataset.apply(decode(encode(event)), dataset.version + 1)
-    return dataset
-
-
 def _made() -> Dataset:
-    dataset = Dataset(uuid.uuid4())
-    created = dataset.create(uuid.uuid4(), " Sales ", "csv", {"blob": "b"}, None)
-    _fold(dataset, created)
-    return _fold(dataset, dataset.infer_schema(COLUMNS, 10))
-
-
-def _number(_text: str, _schema: DatasetSchema) -> FieldType:
-    return "decimal"
+    return made(COLUMNS)
 
 
 def test_a_new_dataset_shows_every_source_column_as_a_field() -> None:
@@ -61,10 +45,10 @@ def test_a_dataset_cannot_be_created_twice() -> None:
 
 def test_renamed_fields_keep_their_names_across_a_refresh_with_a_new_column() -> None:
     dataset = _made()
-    _fold(dataset, dataset.rename_field("region", "Region"))
-    _fold(dataset, dataset.retype_field("sales", "integer"))
+    fold(dataset, dataset.rename_field("region", "Region"))
+    fold(dataset, dataset.retype_field("sales", "integer"))
     more = (*COLUMNS, SourceColumnSeen(column="Region", type="text", role="dimension"))
-    _fold(dataset, dataset.infer_schema(more, 11))
+    fold(dataset, dataset.infer_schema(more, 11))
     names = [f.name for f in dataset.fields]
     # The new source column "Region" may not take the name a kept field has.
     assert names == ["date", "Region", "sales", "Region (2)"]
@@ -74,7 +58,7 @@ def test_renamed_fields_keep_their_names_across_a_refresh_with_a_new_column() ->
 
 def test_a_column_gone_from_the_source_takes_its_field_along() -> None:
     dataset = _made()
-    _fold(dataset, dataset.infer_schema(COLUMNS[:2], 3))
+    fold(dataset, dataset.infer_schema(COLUMNS[:2], 3))
     assert [f.column for f in dataset.fields] == ["date", "region"]
     with pytest.raises(NotFound, match="no field 'sales'"):
         dataset.field_named("sales")
@@ -82,18 +66,18 @@ def test_a_column_gone_from_the_source_takes_its_field_along() -> None:
 
 def test_retyping_back_to_the_source_type_forgets_the_source_type() -> None:
     dataset = _made()
-    _fold(dataset, dataset.retype_field("sales", "integer"))
-    _fold(dataset, dataset.retype_field("sales", "decimal"))
+    fold(dataset, dataset.retype_field("sales", "integer"))
+    fold(dataset, dataset.retype_field("sales", "decimal"))
     assert dataset.field_named("sales").source_type is None
 
 
 def test_names_are_shared_by_fields_calculated_columns_and_measures() -> None:
     dataset = _made()
     with pytest.raises(AlreadyExists, match="SALES"):
-        dataset.define_measure("SALES", "SUM([sales])", None, _number)
-    _fold(dataset, dataset.define_measure("Total", "SUM([sales])", "#,0", _number))
+        dataset.define_measure("SALES", "SUM([sales])", None, number)
+    fold(dataset, dataset.define_measure("Total", "SUM([sales])", "#,0", number))
     with pytest.raises(AlreadyExists):
-        dataset.define_calculated_column("total", "[sales] * 2", None, _number)
+        dataset.define_calculated_column("total", "[sales] * 2", None, number)
     with pytest.raises(AlreadyExists):
         dataset.rename_field("region", "TOTAL")
 
@@ -101,7 +85,7 @@ def test_names_are_shared_by_fields_calculated_columns_and_measures() -> None:
 def test_a_name_with_a_closing_bracket_is_refused() -> None:
     dataset = _made()
     with pytest.raises(InvalidCommand, match=r"must not contain '\]'"):
-        dataset.define_measure("a]b", "1", None, _number)
+        dataset.define_measure("a]b", "1", None, number)
 
 
 def test_a_measure_is_checked_against_the_schema_it_will_live_in() -> None:
@@ -130,18 +114,18 @@ def test_a_refused_expression_appends_nothing() -> None:
 
 def test_changing_a_measure_can_rename_it() -> None:
     dataset = _made()
-    _fold(dataset, dataset.define_measure("Total", "SUM([sales])", None, _number))
-    _fold(dataset, dataset.change_measure("total", "SUM([sales]) * 2", "0.0", "Double", _number))
+    fold(dataset, dataset.define_measure("Total", "SUM([sales])", None, number))
+    fold(dataset, dataset.change_measure("total", "SUM([sales]) * 2", "0.0", "Double", number))
     assert [(m.name, m.expression, m.format) for m in dataset.measures] == [
         ("Double", "SUM([sales]) * 2", "0.0")
     ]
-    _fold(dataset, dataset.remove_measure("DOUBLE"))
+    fold(dataset, dataset.remove_measure("DOUBLE"))
     assert dataset.measures == ()
 
 
 def test_a_calculated_column_takes_the_type_its_expression_yields() -> None:
     dataset = _made()
-    _fold(dataset, dataset.define_calculated_column("Net", "[sales] * 0.8", None, _number))
+    fold(dataset, dataset.define_calculated_column("Net", "[sales] * 0.8", None, number))
     (column,) = dataset.calculated_columns
     assert (column.type, column.role) == ("decimal", "measure")
 
@@ -149,29 +133,29 @@ def test_a_calculated_column_takes_the_type_its_expression_yields() -> None:
 def test_only_data_changing_events_move_the_data_version() -> None:
     dataset = _made()
     before = dataset.data_version
-    _fold(dataset, dataset.set_field_role("sales", "dimension"))
-    _fold(dataset, dataset.rename("Renamed"))
+    fold(dataset, dataset.set_field_role("sales", "dimension"))
+    fold(dataset, dataset.rename("Renamed"))
     assert dataset.data_version == before
     assert dataset.version == before + 2
-    _fold(dataset, dataset.hide_field("date"))
+    fold(dataset, dataset.hide_field("date"))
     assert dataset.data_version == dataset.version
 
 
 def test_a_deleted_dataset_refuses_changes() -> None:
     dataset = _made()
-    _fold(dataset, dataset.delete())
+    fold(dataset, dataset.delete())
     with pytest.raises(NotFound):
         dataset.rename_field("region", "Area")
 
 
 def test_a_snapshot_restores_the_same_dataset() -> None:
     dataset = _made()
-    _fold(
+    fold(
         dataset,
         dataset.rename_field("region", "Region"),
-        dataset.define_measure("Total", "SUM([sales])", None, _number),
+        dataset.define_measure("Total", "SUM([sales])", None, number),
     )
-    _fold(dataset, dataset.define_calculated_column("Net", "[sales] * 0.8", None, _number))
+    fold(dataset, dataset.define_calculated_column("Net", "[sales] * 0.8", None, number))
     snapshot = snapshot_of(dataset)
     copy = restore(msgspec.json.decode(msgspec.json.encode(snapshot), type=type(snapshot)))
     assert snapshot_of(copy) == snapshot

@@ -4,16 +4,15 @@ means the item that has it."""
 
 from __future__ import annotations
 
-import uuid
-
 import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from domain.dataset.aggregate import Dataset, restore, snapshot_of
-from domain.dataset.events import DatasetEvent, SourceColumnSeen, decode, encode
-from domain.dataset.schema import MAX_FORMER_NAMES, DatasetSchema, FieldType
+from domain.dataset.events import SourceColumnSeen
+from domain.dataset.schema import MAX_FORMER_NAMES
 from domain.errors import DomainError
+from tests.domain.dataset_histories import fold, made, number
 
 COLUMNS = (
     SourceColumnSeen(column="region", type="text", role="dimension"),
@@ -22,25 +21,13 @@ COLUMNS = (
 )
 
 
-def _fold(dataset: Dataset, *events: DatasetEvent) -> Dataset:
-    for event in events:
-        dataset.apply(decode(encode(event)), dataset.version + 1)
-    return dataset
-
-
 def _made() -> Dataset:
-    dataset = Dataset(uuid.uuid4())
-    _fold(dataset, dataset.create(uuid.uuid4(), "Sales", "csv", {}, None))
-    return _fold(dataset, dataset.infer_schema(COLUMNS, 10))
-
-
-def _number(_text: str, _schema: DatasetSchema) -> FieldType:
-    return "decimal"
+    return made(COLUMNS)
 
 
 def test_a_renamed_field_answers_to_its_former_name_in_any_case() -> None:
     dataset = _made()
-    _fold(dataset, dataset.rename_field("amount", "Sales amount"))
+    fold(dataset, dataset.rename_field("amount", "Sales amount"))
     schema = dataset.schema()
     for name in ("amount", "AMOUNT", "Sales amount"):
         found = schema.field(name)
@@ -51,8 +38,8 @@ def test_a_renamed_field_answers_to_its_former_name_in_any_case() -> None:
 
 def test_a_former_name_taken_again_means_the_item_that_took_it() -> None:
     dataset = _made()
-    _fold(dataset, dataset.rename_field("amount", "Revenue"))
-    _fold(dataset, dataset.define_measure("amount", "SUM([Revenue])", None, _number))
+    fold(dataset, dataset.rename_field("amount", "Revenue"))
+    fold(dataset, dataset.define_measure("amount", "SUM([Revenue])", None, number))
     schema = dataset.schema()
     assert schema.field("amount") is None
     measure = schema.measure("amount")
@@ -62,9 +49,9 @@ def test_a_former_name_taken_again_means_the_item_that_took_it() -> None:
 
 def test_a_former_name_belongs_to_the_item_renamed_from_it_last() -> None:
     dataset = _made()
-    _fold(dataset, dataset.rename_field("amount", "Revenue"))  # amount → the amount column
-    _fold(dataset, dataset.rename_field("qty", "amount"))
-    _fold(dataset, dataset.rename_field("amount", "Units"))  # amount → the qty column now
+    fold(dataset, dataset.rename_field("amount", "Revenue"))  # amount → the amount column
+    fold(dataset, dataset.rename_field("qty", "amount"))
+    fold(dataset, dataset.rename_field("amount", "Units"))  # amount → the qty column now
     schema = dataset.schema()
     assert schema.field("amount").column == "qty"  # type: ignore[union-attr]
     assert schema.field("Revenue").former_names == ()  # type: ignore[union-attr]
@@ -73,13 +60,13 @@ def test_a_former_name_belongs_to_the_item_renamed_from_it_last() -> None:
 
 def test_renamed_measures_and_calculated_columns_keep_their_former_names_when_changed() -> None:
     dataset = _made()
-    _fold(dataset, dataset.define_measure("Total", "SUM([amount])", None, _number))
-    _fold(dataset, dataset.define_calculated_column("Net", "[amount] * 0.8", None, _number))
-    _fold(dataset, dataset.change_measure("Total", "SUM([amount])", None, "Total sales", _number))
-    _fold(dataset, dataset.change_measure("Total sales", "SUM([amount]) * 2", "0.0", None, _number))
-    _fold(
+    fold(dataset, dataset.define_measure("Total", "SUM([amount])", None, number))
+    fold(dataset, dataset.define_calculated_column("Net", "[amount] * 0.8", None, number))
+    fold(dataset, dataset.change_measure("Total", "SUM([amount])", None, "Total sales", number))
+    fold(dataset, dataset.change_measure("Total sales", "SUM([amount]) * 2", "0.0", None, number))
+    fold(
         dataset,
-        dataset.change_calculated_column("Net", "[amount] * 0.7", None, "Net sales", _number),
+        dataset.change_calculated_column("Net", "[amount] * 0.7", None, "Net sales", number),
     )
     schema = dataset.schema()
     measure = schema.measure("total")
@@ -97,8 +84,8 @@ def test_renamed_measures_and_calculated_columns_keep_their_former_names_when_ch
 def test_renaming_back_and_forth_keeps_a_short_list_without_the_current_name() -> None:
     dataset = _made()
     for index in range(MAX_FORMER_NAMES + 3):
-        _fold(dataset, dataset.rename_field(dataset.fields[1].name, f"Amount {index}"))
-    _fold(dataset, dataset.rename_field(dataset.fields[1].name, "Amount 4"))
+        fold(dataset, dataset.rename_field(dataset.fields[1].name, f"Amount {index}"))
+    fold(dataset, dataset.rename_field(dataset.fields[1].name, "Amount 4"))
     field = dataset.fields[1]
     assert field.name == "Amount 4"
     assert len(field.former_names) == MAX_FORMER_NAMES
@@ -108,9 +95,9 @@ def test_renaming_back_and_forth_keeps_a_short_list_without_the_current_name() -
 
 def test_former_names_survive_a_snapshot() -> None:
     dataset = _made()
-    _fold(dataset, dataset.rename_field("amount", "Revenue"))
-    _fold(dataset, dataset.define_measure("Total", "SUM([Revenue])", None, _number))
-    _fold(dataset, dataset.change_measure("Total", "SUM([Revenue])", None, "Sum", _number))
+    fold(dataset, dataset.rename_field("amount", "Revenue"))
+    fold(dataset, dataset.define_measure("Total", "SUM([Revenue])", None, number))
+    fold(dataset, dataset.change_measure("Total", "SUM([Revenue])", None, "Sum", number))
     snapshot = snapshot_of(dataset)
     copy = restore(msgspec.json.decode(msgspec.json.encode(snapshot), type=type(snapshot)))
     assert snapshot_of(copy) == snapshot
@@ -145,15 +132,15 @@ def _replay(history: list[Step]) -> tuple[Dataset, dict[str, str], dict[str, int
             if kind == "field":
                 field = dataset.fields[which % len(dataset.fields)]
                 old, key = field.name, f"f:{field.column}"
-                _fold(dataset, dataset.rename_field(old, new))
+                fold(dataset, dataset.rename_field(old, new))
             elif kind == "measure" and measures:
                 measure = measures[which % len(measures)]
                 old = measure.name
                 key = f"m:{ids[old.casefold()]}"
-                _fold(dataset, dataset.change_measure(old, "1", None, new, _number))
+                fold(dataset, dataset.change_measure(old, "1", None, new, number))
                 ids[new.casefold()] = ids.pop(old.casefold())
             elif kind == "define":
-                _fold(dataset, dataset.define_measure(new, "1", None, _number))
+                fold(dataset, dataset.define_measure(new, "1", None, number))
                 ids[new.casefold()] = next_id
                 next_id += 1
                 continue
